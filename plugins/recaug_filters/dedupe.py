@@ -1,0 +1,49 @@
+"""`dedupe`: drop synthetic rows that repeat a real training pair or an earlier synthetic row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from recaug_core.api import FilterResult, Options, QualityFilter
+from recaug_core.data import Dataset, IdIndex
+from recaug_core.runtime import RunContext
+
+
+class DedupeFilter(QualityFilter):
+    name = "dedupe"
+    description = "Drops synthetic rows that repeat a real training pair or each other."
+    Options = Options
+
+    def apply(self, train: Dataset, synthetic: pa.Table, ctx: RunContext) -> FilterResult:
+        users = train.user_index.extend(synthetic.column("user_id"))
+        items = train.item_index.extend(synthetic.column("item_id"))
+        real_keys = _pair_keys(train.interactions, users, items)
+        keys = _pair_keys(synthetic, users, items)
+        copies_real = np.isin(keys, real_keys)
+        _, first = np.unique(keys, return_index=True)
+        repeated = np.ones(len(keys), dtype=bool)
+        repeated[first] = False
+        reason = np.where(
+            copies_real,
+            "dedupe: repeats a real training pair",
+            np.where(repeated, "dedupe: repeats an earlier synthetic row", ""),
+        )
+        drop = copies_real | repeated
+        rejected = synthetic.filter(pa.array(drop)).append_column(
+            "reason", pa.array(reason[drop], pa.string())
+        )
+        return FilterResult(
+            kept=synthetic.filter(pa.array(~drop)),
+            rejected=rejected,
+            stats={
+                "repeats_real": int(copies_real.sum()),
+                "repeats_synthetic": int((repeated & ~copies_real).sum()),
+            },
+        )
+
+
+def _pair_keys(table: pa.Table, users: IdIndex, items: IdIndex) -> np.ndarray:
+    u = users.lookup(table.column("user_id"))
+    i = items.lookup(table.column("item_id"))
+    return u * len(items) + i

@@ -1,0 +1,31 @@
+"""`demo`: the deterministic synthetic world of recaug_core.demo, sized by options."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from recaug_core.api import DataSource, Options
+from recaug_core.data import Dataset
+from recaug_core.demo import demo_world
+
+
+class DemoOptions(Options):
+    users: int = Field(default=1000, ge=2, description="number of users")
+    items: int = Field(default=500, ge=2, le=1024, description="number of items")
+    interactions: int = Field(default=30_000, ge=1, description="approximate interaction count")
+    seed: int = Field(default=0, description="seed of the synthetic world (not of the run)")
+
+
+class DemoSource(DataSource):
+    name = "demo"
+    description = "A synthetic world (users with tastes, titled items, power-law popularity)."
+    Options = DemoOptions
+    options: DemoOptions
+
+    @classmethod
+    def can_load(cls, ref: str) -> bool:
+        return ref == "demo"
+
+    def load(self, ref: str) -> Dataset:
+        o = self.options
+        return demo_world(o.users, o.items, o.interactions, seed=o.seed)

@@ -1,0 +1,213 @@
+"""The four kinds of component a plugin can provide, and their options.
+
+Every component class has a ``name`` (what users type), a one-line ``description`` and a nested
+pydantic ``Options`` model; unknown option keys are rejected with the list of valid ones.
+Instances are configured once (``Strategy({"epochs": 3})``) and then run on data.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from recaug_core.errors import OptionsError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from recaug_core.data import Dataset
+    from recaug_core.runtime import RunContext
+
+Target = Literal["sparse", "all", "new", "long-tail"]
+
+
+class Options(BaseModel):
+    """Base of every component's options: unknown keys are errors, lists accept "a,b,c"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_comma_lists(cls, data: Any) -> Any:
+        # Options arrive as strings from `-o ops=crop,mask`; list-typed fields take them split.
+        if not isinstance(data, Mapping):
+            return data
+        fixed = dict(data)
+        for key, value in data.items():
+            info = cls.model_fields.get(key)
+            if info is not None and isinstance(value, str) and _is_sequence_type(info.annotation):
+                fixed[key] = [part.strip() for part in value.split(",") if part.strip()]
+        return fixed
+
+
+def _is_sequence_type(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple, set, frozenset, Sequence):
+        return True
+    if origin is not None:  # Optional[list[str]] and friends
+        return any(_is_sequence_type(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+OptionsModel = Options  # the base, named so that Component's `Options` attribute cannot shadow it
+
+
+class Component:
+    """Shared behaviour of sources, strategies, filters and backends."""
+
+    kind: ClassVar[str] = "component"
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type[Options]] = Options
+
+    def __init__(self, options: Mapping[str, Any] | OptionsModel | None = None) -> None:
+        self.options = self.parse_options(options)
+
+    @classmethod
+    def parse_options(cls, raw: Mapping[str, Any] | OptionsModel | None) -> Any:
+        """Validate ``raw`` into this component's Options, raising OptionsError on bad input."""
+        if isinstance(raw, cls.Options):
+            return raw
+        raw = dict(raw or {})
+        try:
+            return cls.Options.model_validate(raw)
+        except ValidationError as exc:
+            raise OptionsError(_describe_validation_error(cls, exc)) from None
+
+    @classmethod
+    def options_schema(cls) -> dict[str, Any]:
+        return cls.Options.model_json_schema()
+
+    def options_dict(self) -> dict[str, Any]:
+        """Options as JSON-ready values (for manifests and round trips)."""
+        return self.options.model_dump(mode="json")
+
+
+def _describe_validation_error(cls: type[Component], exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(options)"
+    who = f"{cls.kind} '{getattr(cls, 'name', cls.__name__)}'"
+    valid = ", ".join(sorted(cls.Options.model_fields)) or "none"
+    if first["type"] == "extra_forbidden":
+        return f"unknown option '{key}' for {who}; valid options: {valid}"
+    return f"option '{key}' of {who}: {first['msg']} (got {first.get('input')!r})"
+
+
+class DataSource(Component):
+    """Reads interactions (and item/user tables) from a reference: a path, `demo`, `hf:NAME`."""
+
+    kind = "source"
+    # When several sources can read a path, the highest priority wins; generic readers use < 0.
+    priority: ClassVar[int] = 0
+
+    @classmethod
+    def can_load(cls, ref: str) -> bool:
+        """Whether this source recognises ``ref`` without being asked for by name."""
+        return False
+
+    def load(self, ref: str) -> Dataset:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What the pipeline asks a strategy for.
+
+    ``budget``: the most synthetic rows wanted (None: the strategy's own default amount).
+    ``target``: for whom: ``sparse`` users (shortest histories), ``all`` users, ``new``
+    synthetic users, or ``long-tail`` items.
+    """
+
+    budget: int | None = None
+    target: Target = "sparse"
+
+
+@dataclass
+class SyntheticData:
+    """What a strategy may return instead of a bare interactions table.
+
+    ``text`` holds generated attribute text in long form, one row per value: ``entity``
+    ("item" or "user"), ``id``, ``column`` (the new column's name, e.g. ``gen_description``)
+    and ``text``. The pipeline filters it and writes it into ``items.parquet`` /
+    ``users.parquet`` as marked columns.
+    """
+
+    interactions: pa.Table
+    text: pa.Table | None = None
+
+
+class Strategy(Component):
+    """An augmentation strategy: learns from the training split, then writes synthetic rows."""
+
+    kind = "strategy"
+
+    def fit(self, train: Dataset, ctx: RunContext) -> None:
+        """Learn from the training split. Never given validation or test rows."""
+
+    def generate(
+        self, train: Dataset, request: GenerationRequest, ctx: RunContext
+    ) -> pa.Table | SyntheticData:
+        """Return synthetic interactions (``recaug_core.data.synthetic_table``)."""
+        raise NotImplementedError
+
+
+@dataclass
+class FilterResult:
+    """What a filter keeps, what it drops (with a ``reason`` column) and any figures it reports."""
+
+    kept: pa.Table
+    rejected: pa.Table
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class QualityFilter(Component):
+    """Decides which synthetic rows are worth keeping."""
+
+    kind = "filter"
+
+    def apply(self, train: Dataset, synthetic: pa.Table, ctx: RunContext) -> FilterResult:
+        raise NotImplementedError
+
+    def apply_text(self, train: Dataset, text: pa.Table, ctx: RunContext) -> FilterResult:
+        """Filter generated attribute text (see ``SyntheticData.text``); keeps all by default."""
+        return FilterResult(kept=text, rejected=text.slice(0, 0))
+
+
+class Recommender(Component):
+    """A recommender backend that evaluation trains and ranks with.
+
+    ``fit`` receives the training Dataset; its ``item_index`` fixes the column order of
+    ``score``. ``valid`` (real held-out rows) is for early stopping only.
+    """
+
+    kind = "backend"
+
+    def fit(self, train: Dataset, ctx: RunContext, valid: Dataset | None = None) -> None:
+        raise NotImplementedError
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        """Scores ``[len(users), n_items]`` (float32) for user indices of ``train.user_index``."""
+        raise NotImplementedError
+
+    def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
+        """Top-``k`` item indices per user, best first (nothing masked)."""
+        import numpy as np
+
+        scores = self.score(users)
+        k = min(k, scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+        return np.take_along_axis(top, order, axis=1)
+
+
+COMPONENT_KINDS: dict[str, type[Component]] = {
+    "sources": DataSource,
+    "strategies": Strategy,
+    "filters": QualityFilter,
+    "backends": Recommender,
+}

@@ -1,0 +1,104 @@
+"""The `recaug` command line.
+
+Exit codes: 0 done, 2 bad input or usage (one sentence, no traceback), 1 internal error.
+``--debug`` (or RECAUG_DEBUG=1) shows tracebacks. Command modules import heavy libraries
+inside their functions, so ``recaug --help`` stays fast and never imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from recaug_core import __version__
+from recaug_core.errors import RecaugError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="recaug")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """Augment recommender training data and prove on held-out data whether it helps."""
+    if debug:
+        os.environ["RECAUG_DEBUG"] = "1"
+
+
+def _register_commands() -> None:
+    from recaug_core.commands import augment, data, evaluate, export, plugins
+
+    for module in (plugins, data, augment, evaluate, export):
+        module.register(cli)
+    from recaug_core.plugins import get_registry
+
+    get_registry().register_commands(cli)
+
+
+def _debug() -> bool:
+    return os.environ.get("RECAUG_DEBUG", "") not in {"", "0"} or "--debug" in sys.argv[1:]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script and of ``python -m recaug_core``."""
+    code = run(argv)
+    sys.exit(code)
+
+
+def invoked_command() -> list[str]:
+    """The command line being run (recorded in run manifests)."""
+    return ["recaug", *_argv] if _argv is not None else list(sys.argv)
+
+
+_argv: list[str] | None = None
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (tests call this in-process)."""
+    global _argv
+    _argv = list(argv) if argv is not None else sys.argv[1:]
+    try:
+        _register_commands()
+        cli.main(args=argv, prog_name="recaug", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except RecaugError as exc:
+        if _debug():
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if _debug():
+            traceback.print_exc()
+        detail = str(exc).strip().splitlines()
+        click.echo(
+            f"internal error: {type(exc).__name__}: {detail[0] if detail else ''} "
+            "(rerun with --debug for the traceback, and please report it)",
+            err=True,
+        )
+        return 1
+    return 0
+
+
+def parse_pairs(pairs: tuple[str, ...] | list[str], option: str) -> dict[str, Any]:
+    """``("a=1", "b=x")`` -> ``{"a": "1", "b": "x"}``; a pair without '=' is a usage error."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise RecaugError(f"{option} {pair!r}: expected KEY=VALUE")
+        out[key.strip()] = value
+    return out

@@ -1,0 +1,119 @@
+"""Options that several commands share: where the data comes from and how it is cleaned."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def data_options(func: F) -> F:
+    """DATA (default `demo`), --source, -s KEY=VALUE, and the cleaning options."""
+    decorators = [
+        click.argument("data", default=None, required=False),
+        click.option(
+            "--source", metavar="NAME", help="Read DATA with this source (default: detect)."
+        ),
+        click.option(
+            "-s",
+            "--source-option",
+            "source_options",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="An option of the data source (e.g. -s user=userId). Repeatable.",
+        ),
+        click.option(
+            "--min-rating",
+            type=float,
+            default=None,
+            help="Drop rated interactions below this rating.",
+        ),
+        click.option(
+            "--kcore",
+            type=click.IntRange(min=0),
+            default=0,
+            help="Keep only users and items with at least K interactions.",
+        ),
+        click.option(
+            "--keep-repeats",
+            is_flag=True,
+            help="Keep repeated (user, item) pairs (default: keep the latest).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def load_from_cli(
+    data: str | None,
+    source: str | None,
+    source_options: tuple[str, ...],
+    min_rating: float | None,
+    kcore: int,
+    keep_repeats: bool,
+) -> Any:
+    from recaug_core.clean import CleanOptions
+    from recaug_core.cli import parse_pairs
+    from recaug_core.loading import load_data
+
+    clean = CleanOptions(keep_repeats=keep_repeats, min_rating=min_rating, kcore=kcore)
+    return load_data(
+        data or "demo",
+        source=source,
+        source_options=parse_pairs(source_options, "--source-option"),
+        clean_options=clean,
+    )
+
+
+def split_options(func: F) -> F:
+    decorators = [
+        click.option(
+            "--split",
+            "split_protocol",
+            default="random-by-user",
+            show_default=True,
+            type=click.Choice(
+                ["random-by-user", "temporal-by-user", "leave-one-out", "global-temporal", "given"]
+            ),
+            help="How to hold out validation and test interactions.",
+        ),
+        click.option(
+            "--ratios",
+            default="0.8,0.1,0.1",
+            show_default=True,
+            help="Train,valid,test shares for ratio-based splits.",
+        ),
+        click.option(
+            "--split-column",
+            default="split",
+            show_default=True,
+            help="Column holding train/valid/test for --split given.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def split_spec(protocol: str, ratios: str, column: str) -> Any:
+    from pydantic import ValidationError
+
+    from recaug_core.errors import RecaugError
+    from recaug_core.split import SplitSpec
+
+    try:
+        shares = tuple(float(x) for x in ratios.split(","))
+        return SplitSpec(protocol=protocol, ratios=shares, column=column)  # type: ignore[arg-type]
+    except (ValueError, ValidationError):
+        raise RecaugError(
+            f"--ratios {ratios!r}: expected three shares like 0.8,0.1,0.1 that sum to 1"
+        ) from None
+
+
+def echo_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, default=str))

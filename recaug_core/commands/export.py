@@ -1,0 +1,29 @@
+"""`recaug export`: a run's train (augmented) / valid / test parts for other toolkits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(export_command)
+
+
+@click.command("export")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["recbole", "csv", "parquet"]), required=True)
+@click.option("--out", required=True, type=click.Path(), help="Folder to write.")
+@click.option(
+    "--real-only", is_flag=True, help="Export the real training rows only (the baseline)."
+)
+def export_command(run_dir: str, fmt: str, out: str, real_only: bool) -> None:
+    """Write RUN_DIR's augmented training part, validation and test parts, and items."""
+    from recaug_core.export import export_run
+    from recaug_core.runs import load_run
+
+    run = load_run(run_dir)
+    written = export_run(run, fmt, Path(out), real_only=real_only)
+    for path in written:
+        click.echo(str(path))

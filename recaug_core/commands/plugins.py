@@ -1,0 +1,67 @@
+"""`recaug plugins` and `recaug list KIND`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from recaug_core.commands.common import echo_json
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(plugins_command)
+    cli.add_command(list_command)
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_command(as_json: bool) -> None:
+    """Installed plugins: version, hooks, what each provides, and any error."""
+    from recaug_core.plugins import get_registry
+
+    infos = get_registry().plugin_infos()
+    if as_json:
+        echo_json([info.as_dict() for info in infos])
+        return
+    for info in infos:
+        version = f" {info.version}" if info.version else ""
+        dist = f" ({info.distribution})" if info.distribution else ""
+        click.echo(f"{info.name}{version}{dist}")
+        if info.hooks:
+            click.echo(f"  hooks: {', '.join(info.hooks)}")
+        for kind, names in sorted(info.provides.items()):
+            click.echo(f"  {kind}: {', '.join(names)}")
+        if info.error:
+            click.echo(f"  ERROR: {info.error}")
+
+
+@click.command("list")
+@click.argument("kind", type=click.Choice(["sources", "strategies", "filters", "backends"]))
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output with option schemas."
+)
+def list_command(kind: str, as_json: bool) -> None:
+    """Registered components of one KIND with their descriptions and options."""
+    from recaug_core.plugins import get_registry
+
+    table = get_registry().components(kind)
+    rows: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "plugin": reg.plugin,
+            "description": reg.cls.description,
+            "options": reg.cls.options_schema(),
+        }
+        for name, reg in sorted(table.items())
+    ]
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['name']}  ({row['plugin']})  {row['description']}")
+        for key, prop in row["options"].get("properties", {}).items():
+            default = prop.get("default")
+            shown = f" = {default!r}" if "default" in prop else ""
+            help_text = f"  {prop['description']}" if prop.get("description") else ""
+            click.echo(f"    -o {key}{shown}{help_text}")

@@ -1,0 +1,580 @@
+"""The data model: interactions, items and users as Arrow tables, validated on the way in.
+
+``interactions`` always has the columns of ``INTERACTION_SCHEMA`` (extra columns are kept after
+them). Models never invent id schemes: they map ids through an ``IdIndex``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recaug_core.errors import DataError
+
+REAL = "real"
+INTERACTION_SCHEMA = pa.schema(
+    [
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("rating", pa.float32()),
+        pa.field("timestamp", pa.int64()),
+        pa.field("origin", pa.string(), nullable=False),
+        pa.field("parent_user", pa.string()),
+        pa.field("score", pa.float32()),
+    ]
+)
+STANDARD_COLUMNS = tuple(INTERACTION_SCHEMA.names)
+REQUIRED_COLUMNS = ("user_id", "item_id")
+_CAST_CHUNK = 65_536
+
+LineOf = Callable[[int], int]
+
+
+# -- id mapping ------------------------------------------------------------------------------
+
+
+class IdIndex:
+    """A bijection between string ids and contiguous integers ``0..n-1`` (vectorised)."""
+
+    def __init__(self, ids: pa.Array | pa.ChunkedArray | Sequence[str]) -> None:
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        elif not isinstance(ids, pa.Array):
+            ids = pa.array(list(ids), pa.string())
+        if ids.type != pa.string():
+            ids = ids.cast(pa.string())
+        self.ids: pa.Array = ids
+
+    @classmethod
+    def from_columns(cls, *columns: pa.Array | pa.ChunkedArray | None) -> IdIndex:
+        """Unique ids in order of first appearance across ``columns``."""
+        parts: list[pa.Array] = []
+        for column in columns:
+            if column is None:
+                continue
+            if isinstance(column, pa.ChunkedArray):
+                parts.extend(column.chunks)
+            else:
+                parts.append(column)
+        if not parts:
+            return cls(pa.array([], pa.string()))
+        merged = pa.chunked_array([p.cast(pa.string()) for p in parts], pa.string())
+        return cls(pc.unique(merged))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, value: object) -> bool:
+        return bool(pc.is_in(pa.array([value], pa.string()), value_set=self.ids)[0].as_py())
+
+    def lookup(self, values: pa.Array | pa.ChunkedArray | Sequence[str]) -> np.ndarray:
+        """Integer index of each value, ``-1`` where the id is unknown."""
+        if not isinstance(values, (pa.Array, pa.ChunkedArray)):
+            values = pa.array(list(values), pa.string())
+        found = pc.index_in(values, value_set=self.ids)
+        if isinstance(found, pa.ChunkedArray):
+            found = found.combine_chunks() if found.num_chunks else pa.array([], pa.int32())
+        return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    def indices(self, values: pa.Array | pa.ChunkedArray | Sequence[str]) -> np.ndarray:
+        """Like ``lookup`` but every value must be known."""
+        idx = self.lookup(values)
+        if len(idx) and idx.min() < 0:
+            missing = pa.chunked_array([values]) if isinstance(values, pa.Array) else values
+            first = int(np.flatnonzero(idx < 0)[0])
+            raise KeyError(f"unknown id {pa.chunked_array(missing)[first].as_py()!r}")
+        return idx
+
+    def to_ids(self, idx: np.ndarray | Sequence[int]) -> pa.Array:
+        return self.ids.take(pa.array(np.asarray(idx, dtype=np.int64)))
+
+    def extend(self, values: pa.Array | pa.ChunkedArray | Sequence[str]) -> IdIndex:
+        """A new index with unseen ``values`` appended; existing ids keep their integers."""
+        extra = IdIndex.from_columns(
+            values
+            if isinstance(values, (pa.Array, pa.ChunkedArray))
+            else pa.array(list(values), pa.string())
+        )
+        new = extra.ids.filter(pc.invert(pc.is_in(extra.ids, value_set=self.ids)))
+        if len(new) == 0:
+            return self
+        return IdIndex(pa.concat_arrays([self.ids, new]))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IdIndex) and self.ids.equals(other.ids)
+
+    def __repr__(self) -> str:
+        return f"IdIndex({len(self)} ids)"
+
+
+# -- the dataset -----------------------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    """Interactions plus optional item and user tables.
+
+    ``user_index`` and ``item_index`` default to every id in the tables; splits and augmented
+    training sets pass the parent's indexes so that integer ids mean the same thing everywhere.
+    """
+
+    interactions: pa.Table
+    items: pa.Table | None = None
+    users: pa.Table | None = None
+    name: str = "data"
+    user_index_: IdIndex | None = field(default=None, repr=False)
+    item_index_: IdIndex | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.interactions = normalize_interactions(self.interactions)
+        if self.items is not None:
+            self.items = normalize_entity_table(self.items, "item_id", what="items")
+        if self.users is not None:
+            self.users = normalize_entity_table(self.users, "user_id", what="users")
+
+    @property
+    def user_index(self) -> IdIndex:
+        if self.user_index_ is None:
+            users = self.users.column("user_id") if self.users is not None else None
+            self.user_index_ = IdIndex.from_columns(self.interactions.column("user_id"), users)
+        return self.user_index_
+
+    @property
+    def item_index(self) -> IdIndex:
+        if self.item_index_ is None:
+            items = self.items.column("item_id") if self.items is not None else None
+            self.item_index_ = IdIndex.from_columns(items, self.interactions.column("item_id"))
+        return self.item_index_
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_index)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_index)
+
+    def __len__(self) -> int:
+        return self.interactions.num_rows
+
+    def with_interactions(self, interactions: pa.Table, *, extend_users: bool = False) -> Dataset:
+        """Same items, users and indexes, other interactions (new users appended if asked)."""
+        user_index = self.user_index
+        if extend_users:
+            user_index = user_index.extend(interactions.column("user_id"))
+        return replace(
+            self,
+            interactions=interactions,
+            user_index_=user_index,
+            item_index_=self.item_index,
+        )
+
+    def codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(user index, item index) of every interaction row, as int64 arrays."""
+        users = self.user_index.indices(self.interactions.column("user_id"))
+        items = self.item_index.indices(self.interactions.column("item_id"))
+        return users, items
+
+    def real(self) -> Dataset:
+        """Only the real (non-synthetic) interactions."""
+        mask = pc.equal(self.interactions.column("origin"), REAL)
+        return self.with_interactions(self.interactions.filter(mask))
+
+    def user_lengths(self) -> np.ndarray:
+        """Interactions per user, aligned with ``user_index``."""
+        users, _ = self.codes()
+        return np.bincount(users, minlength=self.n_users)
+
+    def item_popularity(self) -> np.ndarray:
+        """Interactions per item, aligned with ``item_index``."""
+        _, items = self.codes()
+        return np.bincount(items, minlength=self.n_items)
+
+    def interaction_matrix(self, *, real_only: bool = False) -> Any:
+        """Binary user x item ``scipy.sparse.csr_matrix`` over the indexes (duplicates once)."""
+        import scipy.sparse as sp
+
+        source = self.real() if real_only else self
+        users, items = source.codes()
+        matrix = sp.csr_matrix(
+            (np.ones(len(users), dtype=np.float32), (users, items)),
+            shape=(self.n_users, self.n_items),
+        )
+        matrix.sum_duplicates()
+        matrix.data[:] = 1.0
+        return matrix
+
+    def sequences(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's items in time order (ties: file order) as CSR ``(indptr, items)``.
+
+        ``items[indptr[u]:indptr[u + 1]]`` is user ``u``'s history; rows without a timestamp
+        keep their file order.
+        """
+        users, items = self.codes()
+        time = self.interactions.column("timestamp")
+        stamps = np.asarray(pc.fill_null(time, 0).to_numpy(), dtype=np.int64)
+        order = np.lexsort((np.arange(len(users)), stamps, users))
+        indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(users, minlength=self.n_users), out=indptr[1:])
+        return indptr, items[order]
+
+    def item_texts(
+        self, columns: Sequence[str] | None = None, *, separator: str = " | "
+    ) -> list[str]:
+        """One string per item of ``item_index``: the chosen text columns joined (default: all
+        text columns); an item without text is represented by its id."""
+        ids = self.item_index.ids
+        if self.items is None:
+            return ids.to_pylist()
+        columns = list(columns) if columns is not None else self.text_columns()
+        missing = [c for c in columns if c not in self.items.column_names]
+        if missing:
+            raise DataError(
+                f"items table has no column '{missing[0]}' "
+                f"(text columns present: {', '.join(self.text_columns()) or 'none'})"
+            )
+        row_of = IdIndex(self.items.column("item_id")).lookup(ids)
+        parts = [self.items.column(c).cast(pa.string()).to_pylist() for c in columns]
+        texts = []
+        for position, item_id in enumerate(ids.to_pylist()):
+            row = row_of[position]
+            values = [p[row] for p in parts if row >= 0 and p[row]] if row >= 0 else []
+            texts.append(separator.join(values) if values else item_id)
+        return texts
+
+    def text_columns(self) -> list[str]:
+        """String columns of the items table that describe items (title, genres, ...)."""
+        if self.items is None:
+            return []
+        return [
+            f.name
+            for f in self.items.schema
+            if f.name != "item_id"
+            and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+        ]
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+def _row_where(file: str | None, line_of: LineOf | None, row: int) -> dict[str, Any]:
+    if line_of is not None:
+        return {"file": file, "line": line_of(row)}
+    if file is not None:
+        return {"file": file, "line": row + 1}
+    return {}
+
+
+def _prefix_row(row: int, line_of: LineOf | None, file: str | None) -> str:
+    return "" if (line_of is not None or file is not None) else f"row {row + 1}: "
+
+
+def normalize_interactions(
+    table: pa.Table,
+    *,
+    file: str | None = None,
+    line_of: LineOf | None = None,
+) -> pa.Table:
+    """Cast ``table`` to the interaction schema, adding missing optional columns.
+
+    Raises ``DataError`` naming the column and the first offending row. ``line_of`` maps a
+    0-based row to a line of ``file`` for the message.
+    """
+    if table.schema.names[: len(STANDARD_COLUMNS)] == list(STANDARD_COLUMNS) and all(
+        table.schema.field(name).type == INTERACTION_SCHEMA.field(name).type
+        for name in STANDARD_COLUMNS
+    ):
+        return table  # already normalised: the common case inside the pipeline
+    duplicated = {name for name in table.column_names if table.column_names.count(name) > 1}
+    if duplicated:
+        raise DataError(f"column '{sorted(duplicated)[0]}' appears more than once", file=file)
+    for name in REQUIRED_COLUMNS:
+        if name not in table.column_names:
+            present = ", ".join(table.column_names) or "none"
+            raise DataError(
+                f"missing required column '{name}' (columns present: {present})", file=file
+            )
+    n = table.num_rows
+    columns: dict[str, pa.ChunkedArray] = {}
+    for f in INTERACTION_SCHEMA:
+        if f.name in table.column_names:
+            columns[f.name] = _cast_column(table.column(f.name), f.type, f.name, file, line_of)
+        elif f.name == "origin":
+            columns[f.name] = pa.chunked_array(
+                [pa.array(np.full(n, REAL, dtype=object), pa.string())]
+            )
+        else:
+            columns[f.name] = pa.chunked_array([pa.nulls(n, f.type)])
+    for name in (*REQUIRED_COLUMNS, "origin"):
+        _check_ids(columns[name], name, file, line_of)
+    _check_finite(columns["rating"], "rating", file, line_of)
+    _check_finite(columns["score"], "score", file, line_of)
+    _check_non_negative(columns["timestamp"], "timestamp", file, line_of)
+    extras = [name for name in table.column_names if name not in INTERACTION_SCHEMA.names]
+    arrays = [columns[name] for name in STANDARD_COLUMNS] + [table.column(x) for x in extras]
+    fields = list(INTERACTION_SCHEMA) + [table.schema.field(x) for x in extras]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _cast_column(
+    column: pa.ChunkedArray,
+    target: pa.DataType,
+    name: str,
+    file: str | None,
+    line_of: LineOf | None,
+) -> pa.ChunkedArray:
+    if column.type == target:
+        return column
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if pa.types.is_floating(column.type) and pa.types.is_string(target):
+        # ids read as floats (1.0) would become "1.0": insist on integral values
+        return _cast_column(_integral(column, name, file, line_of), target, name, file, line_of)
+    if pa.types.is_string(column.type) and not pa.types.is_string(target):
+        column = pc.utf8_trim_whitespace(column)
+        column = pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
+    try:
+        return column.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    row = _first_uncastable(column, target)
+    value = column[row].as_py() if row is not None else None
+    where = _row_where(file, line_of, row or 0)
+    kind = (
+        "a number" if pa.types.is_floating(target) or pa.types.is_integer(target) else str(target)
+    )
+    raise DataError(
+        f"{_prefix_row(row or 0, line_of, file)}value {value!r} is not {kind}",
+        column=name,
+        **where,
+    )
+
+
+def _integral(
+    column: pa.ChunkedArray, name: str, file: str | None, line_of: LineOf | None
+) -> pa.ChunkedArray:
+    values = column.to_numpy()
+    nan = np.isnan(values) & ~np.asarray(column.is_null().to_numpy(), dtype=bool)
+    fractional = ~np.isnan(values) & (np.floor(values) != values)
+    bad = np.flatnonzero(nan | fractional)
+    if len(bad):
+        row = int(bad[0])
+        raise DataError(
+            f"{_prefix_row(row, line_of, file)}id {values[row]!r} is not a whole number or text",
+            column=name,
+            **_row_where(file, line_of, row),
+        )
+    return column.cast(pa.int64())
+
+
+def _first_uncastable(column: pa.ChunkedArray, target: pa.DataType) -> int | None:
+    offset = 0
+    for chunk in column.chunks:
+        for start in range(0, len(chunk), _CAST_CHUNK):
+            part = chunk.slice(start, _CAST_CHUNK)
+            try:
+                part.cast(target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                for i in range(len(part)):
+                    try:
+                        part.slice(i, 1).cast(target)
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                        return offset + start + i
+            # keep scanning: the chunk cast fine
+        offset += len(chunk)
+    return None
+
+
+def _first_true(mask: pa.ChunkedArray | pa.Array) -> int | None:
+    values = mask.to_numpy(zero_copy_only=False) if isinstance(mask, pa.Array) else mask.to_numpy()
+    hits = np.flatnonzero(np.asarray(values, dtype=bool))
+    return int(hits[0]) if len(hits) else None
+
+
+def _check_ids(
+    column: pa.ChunkedArray, name: str, file: str | None, line_of: LineOf | None
+) -> None:
+    if column.null_count:
+        row = _first_true(column.is_null())
+        assert row is not None
+        raise DataError(
+            f"{_prefix_row(row, line_of, file)}missing value",
+            column=name,
+            **_row_where(file, line_of, row),
+        )
+    empty = pc.equal(pc.utf8_length(column), 0)
+    row = _first_true(empty)
+    if row is not None:
+        raise DataError(
+            f"{_prefix_row(row, line_of, file)}empty id",
+            column=name,
+            **_row_where(file, line_of, row),
+        )
+
+
+def _check_finite(
+    column: pa.ChunkedArray, name: str, file: str | None, line_of: LineOf | None
+) -> None:
+    if column.null_count == len(column):
+        return
+    bad = pc.fill_null(pc.invert(pc.is_finite(column)), False)
+    row = _first_true(bad)
+    if row is not None:
+        raise DataError(
+            f"{_prefix_row(row, line_of, file)}value {column[row].as_py()} is not a finite number",
+            column=name,
+            **_row_where(file, line_of, row),
+        )
+
+
+def _check_non_negative(
+    column: pa.ChunkedArray, name: str, file: str | None, line_of: LineOf | None
+) -> None:
+    if column.null_count == len(column):
+        return
+    bad = pc.fill_null(pc.less(column, 0), False)
+    row = _first_true(bad)
+    if row is not None:
+        raise DataError(
+            f"{_prefix_row(row, line_of, file)}negative {name} {column[row].as_py()} "
+            "(expected seconds since 1970)",
+            column=name,
+            **_row_where(file, line_of, row),
+        )
+
+
+def normalize_entity_table(
+    table: pa.Table, key: str, *, what: str, file: str | None = None, line_of: LineOf | None = None
+) -> pa.Table:
+    """Check an items/users table: a unique, non-empty string ``key`` column first."""
+    if key not in table.column_names:
+        present = ", ".join(table.column_names) or "none"
+        raise DataError(
+            f"{what} table has no '{key}' column (columns present: {present})", file=file
+        )
+    column = _cast_column(table.column(key), pa.string(), key, file, line_of)
+    _check_ids(column, key, file, line_of)
+    counts = pc.value_counts(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0))
+    repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+    if len(repeated):
+        dup = repeated[0]["values"].as_py()
+        rows = np.flatnonzero(pc.equal(column, dup).to_numpy(zero_copy_only=False))
+        where = _row_where(file, line_of, int(rows[1]))
+        raise DataError(f"{what}: {key} {dup!r} appears more than once", column=key, **where)
+    others = [name for name in table.column_names if name != key]
+    return pa.Table.from_arrays(
+        [column] + [table.column(x) for x in others],
+        schema=pa.schema([pa.field(key, pa.string())] + [table.schema.field(x) for x in others]),
+    )
+
+
+# -- building synthetic rows -----------------------------------------------------------------
+
+
+def synthetic_table(
+    user_id: Iterable[str] | pa.Array,
+    item_id: Iterable[str] | pa.Array,
+    origin: str,
+    *,
+    parent_user: Iterable[str | None] | pa.Array | None = None,
+    score: Iterable[float] | np.ndarray | pa.Array | None = None,
+    rating: Iterable[float] | np.ndarray | pa.Array | None = None,
+    timestamp: Iterable[int] | np.ndarray | pa.Array | None = None,
+) -> pa.Table:
+    """Synthetic interactions with the standard schema and ``origin`` set to the strategy name."""
+    users = _as_array(user_id, pa.string())
+    n = len(users)
+
+    def column(values: Any, type_: pa.DataType) -> pa.Array:
+        return pa.nulls(n, type_) if values is None else _as_array(values, type_)
+
+    arrays = [
+        users,
+        column(item_id, pa.string()),
+        column(rating, pa.float32()),
+        column(timestamp, pa.int64()),
+        pa.array(np.full(n, origin, dtype=object), pa.string()),
+        column(parent_user, pa.string()),
+        column(score, pa.float32()),
+    ]
+    if any(len(a) != n for a in arrays):
+        raise ValueError("synthetic_table: columns have different lengths")
+    return pa.Table.from_arrays(arrays, schema=INTERACTION_SCHEMA)
+
+
+def _as_array(values: Any, type_: pa.DataType) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values if values.type == type_ else values.cast(type_)
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        return pa.array(values).cast(type_)
+    return pa.array(list(values), type_)
+
+
+def empty_interactions() -> pa.Table:
+    return INTERACTION_SCHEMA.empty_table()
+
+
+def concat_interactions(tables: Sequence[pa.Table]) -> pa.Table:
+    """Concatenate interaction tables, keeping extra columns (null where a table lacks one)."""
+    if not tables:
+        return empty_interactions()
+    return pa.concat_tables([normalize_interactions(t) for t in tables], promote_options="default")
+
+
+# -- generated attribute text ---------------------------------------------------------------
+
+TEXT_SCHEMA = pa.schema(
+    [
+        pa.field("entity", pa.string(), nullable=False),  # "item" or "user"
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("column", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("origin", pa.string(), nullable=False),
+    ]
+)
+GENERATED_MARK = b"recaug.generated_by"
+
+
+def text_table(
+    entity: str, ids: Iterable[str], column: str, texts: Iterable[str], origin: str
+) -> pa.Table:
+    """Generated text for ``entity`` ("item"/"user") rows, to go into a new ``column``."""
+    id_array = _as_array(ids, pa.string())
+    n = len(id_array)
+    return pa.Table.from_arrays(
+        [
+            pa.array([entity] * n, pa.string()),
+            id_array,
+            pa.array([column] * n, pa.string()),
+            _as_array(texts, pa.string()),
+            pa.array([origin] * n, pa.string()),
+        ],
+        schema=TEXT_SCHEMA,
+    )
+
+
+def attach_text(table: pa.Table, key: str, text: pa.Table) -> pa.Table:
+    """Add each generated ``column`` of ``text`` to ``table`` (matched on ``key``), marked
+    in the field metadata with the strategy that wrote it."""
+    if text.num_rows == 0:
+        return table
+    index = IdIndex(table.column(key))
+    for column in pc.unique(text.column("column")).to_pylist():
+        rows = text.filter(pc.equal(text.column("column"), column))
+        positions = index.lookup(rows.column("id"))
+        known = positions >= 0
+        values = np.full(table.num_rows, None, dtype=object)
+        values[positions[known]] = np.asarray(rows.column("text").to_pylist(), dtype=object)[known]
+        origin = rows.column("origin")[0].as_py()
+        field_ = pa.field(column, pa.string(), metadata={GENERATED_MARK: origin.encode()})
+        if column in table.column_names:
+            table = table.drop_columns([column])
+        table = table.append_column(field_, pa.array(values, pa.string()))
+    return table

@@ -1,0 +1,49 @@
+"""Errors that reach the user as one sentence (exit code 2) instead of a traceback."""
+
+from __future__ import annotations
+
+
+class RecaugError(Exception):
+    """Bad input, usage or configuration: the CLI prints the message and exits with code 2."""
+
+    exit_code = 2
+
+
+class DataError(RecaugError):
+    """A data file or table that cannot be read, naming where the problem is."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.column = column
+        self.reason = message
+        where = []
+        if file is not None:
+            where.append(str(file))
+        if line is not None:
+            where.append(f"line {line}")
+        if column is not None:
+            where.append(f"column '{column}'")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class OptionsError(RecaugError):
+    """An option that a component does not know or cannot accept."""
+
+
+class PluginError(RecaugError):
+    """A plugin that failed to load, registered a clashing name, or is unknown."""
+
+
+class PluginFailure(PluginError):
+    """A plugin raised while running: not the user's input, so the CLI exits with code 1."""
+
+    exit_code = 1

@@ -1,0 +1,265 @@
+"""augment(): split -> fit the strategy on train -> generate -> filters -> merge with provenance.
+
+The strategy and the filters only ever see the training split. Synthetic rows always carry
+``origin`` = the strategy's name, so nothing downstream can mistake them for real data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recaug_core.api import GenerationRequest, QualityFilter, Strategy, SyntheticData
+from recaug_core.data import (
+    TEXT_SCHEMA,
+    Dataset,
+    attach_text,
+    concat_interactions,
+    empty_interactions,
+    normalize_interactions,
+)
+from recaug_core.errors import PluginFailure, RecaugError
+from recaug_core.runfolder import RunFolder
+from recaug_core.runtime import RunContext, seed_everything
+from recaug_core.split import Split
+
+
+@dataclass
+class Generated:
+    """A strategy's output after the pipeline has checked it."""
+
+    interactions: pa.Table
+    text: pa.Table | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class AugmentResult:
+    synthetic: pa.Table  # what the strategy generated (within budget)
+    kept: pa.Table  # what survived every filter
+    rejected: pa.Table  # dropped rows with `filter` and `reason`
+    augmented: Dataset  # real training rows + kept synthetic rows (+ generated text columns)
+    generated_text: pa.Table | None = None  # generated attribute text, long form
+    text: pa.Table | None = None  # the part of it every filter kept
+    text_rejected: pa.Table | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    filter_stats: dict[str, Any] = field(default_factory=dict)
+
+
+def call_plugin(component: Any, stage: str, fn: Callable[[], Any]) -> Any:
+    """Run a plugin's method, naming the plugin if it fails."""
+    try:
+        return fn()
+    except RecaugError:
+        raise
+    except Exception as exc:
+        raise PluginFailure(
+            f"{component.kind} '{component.name}' failed in {stage}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def generate_synthetic(
+    strategy: Strategy, train: Dataset, request: GenerationRequest, ctx: RunContext
+) -> Generated:
+    """Fit ``strategy`` on ``train`` and return its output (schema and budget enforced)."""
+    timings: dict[str, float] = {}
+    seed_everything(ctx.seed)
+    started = time.perf_counter()
+    call_plugin(strategy, "fit", lambda: strategy.fit(train, ctx))
+    timings["fit_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    output = call_plugin(strategy, "generate", lambda: strategy.generate(train, request, ctx))
+    timings["generate_s"] = time.perf_counter() - started
+    text = None
+    if isinstance(output, SyntheticData):
+        output, text = output.interactions, output.text
+    if not isinstance(output, pa.Table):
+        raise PluginFailure(
+            f"strategy '{strategy.name}' returned {type(output).__name__} from generate, "
+            "not a pyarrow Table"
+        )
+    try:
+        table = normalize_interactions(output)
+        if text is not None:
+            text = text.select(TEXT_SCHEMA.names).cast(TEXT_SCHEMA)
+    except (RecaugError, KeyError, pa.ArrowInvalid) as exc:
+        raise PluginFailure(f"strategy '{strategy.name}' generated malformed rows: {exc}") from None
+    # Provenance is the pipeline's job, not a plugin's promise.
+    origin = pa.array([strategy.name] * table.num_rows, pa.string())
+    table = table.set_column(table.column_names.index("origin"), "origin", origin)
+    if request.budget is not None and table.num_rows > request.budget:
+        ctx.log(
+            f"strategy '{strategy.name}' generated {table.num_rows} rows over the budget of "
+            f"{request.budget}; keeping the first {request.budget}"
+        )
+        table = table.slice(0, request.budget)
+    return Generated(table, text, timings)
+
+
+def _filter_step(
+    flt: QualityFilter, method: str, train: Dataset, rows: pa.Table, ctx: RunContext
+) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
+    before = rows.num_rows
+    fn = getattr(flt, method)
+    result = call_plugin(flt, method, lambda: fn(train, rows, ctx))
+    kept, dropped = result.kept, result.rejected
+    if kept.num_rows + dropped.num_rows != before:
+        raise PluginFailure(
+            f"filter '{flt.name}' kept {kept.num_rows} and rejected {dropped.num_rows} "
+            f"of {before} rows: every row must be either kept or rejected"
+        )
+    if "reason" not in dropped.column_names:
+        dropped = dropped.append_column(
+            "reason", pa.array([flt.name] * dropped.num_rows, pa.string())
+        )
+    dropped = dropped.append_column("filter", pa.array([flt.name] * dropped.num_rows, pa.string()))
+    return kept, dropped, dict(result.stats)
+
+
+def apply_filters(
+    filters: Sequence[QualityFilter],
+    train: Dataset,
+    generated: Generated,
+    ctx: RunContext,
+) -> AugmentResult:
+    """Run the filters in order over the interactions (and any generated text), then merge."""
+    started = time.perf_counter()
+    kept, text = generated.interactions, generated.text
+    rejected_parts: list[pa.Table] = []
+    text_rejected_parts: list[pa.Table] = []
+    stats: dict[str, Any] = {}
+    for position, flt in enumerate(filters):
+        before = kept.num_rows
+        kept, dropped, facts = _filter_step(flt, "apply", train, kept, ctx)
+        kept = normalize_interactions(kept)
+        rejected_parts.append(dropped)
+        key = flt.name if flt.name not in stats else f"{flt.name}#{position + 1}"
+        stats[key] = {"in": before, "kept": kept.num_rows, "rejected": dropped.num_rows, **facts}
+        if text is not None:
+            text, text_dropped, _ = _filter_step(flt, "apply_text", train, text, ctx)
+            text_rejected_parts.append(text_dropped)
+            stats[key]["text_rejected"] = text_dropped.num_rows
+    rejected = _concat_or_empty(rejected_parts, _empty_rejected())
+    augmented = merge(train, kept, text)
+    counts = {
+        "train_rows": len(train),
+        "generated": generated.interactions.num_rows,
+        "kept": kept.num_rows,
+        "rejected": rejected.num_rows,
+        "rejected_by_reason": _count_by(rejected, "reason"),
+        "augmented_rows": len(augmented),
+        "synthetic_users": _distinct(kept, "user_id"),
+    }
+    text_rejected = None
+    if text is not None:
+        text_rejected = _concat_or_empty(text_rejected_parts, text.slice(0, 0))
+        counts["text_generated"] = generated.text.num_rows if generated.text is not None else 0
+        counts["text_kept"] = text.num_rows
+    timings = {**generated.timings, "filter_s": time.perf_counter() - started}
+    return AugmentResult(
+        synthetic=generated.interactions,
+        kept=kept,
+        rejected=rejected,
+        augmented=augmented,
+        generated_text=generated.text,
+        text=text,
+        text_rejected=text_rejected,
+        counts=counts,
+        timings=timings,
+        filter_stats=stats,
+    )
+
+
+def merge(train: Dataset, kept: pa.Table, text: pa.Table | None = None) -> Dataset:
+    """Real training rows, then kept synthetic rows (new users appended to the user index),
+    with generated text attached to the item and user tables."""
+    combined = concat_interactions([train.interactions, kept])
+    augmented = train.with_interactions(combined, extend_users=True)
+    if text is None or text.num_rows == 0:
+        return augmented
+    items = (
+        augmented.items
+        if augmented.items is not None
+        else pa.table({"item_id": augmented.item_index.ids})
+    )
+    users = (
+        augmented.users
+        if augmented.users is not None
+        else pa.table({"user_id": augmented.user_index.ids})
+    )
+    entity = text.column("entity")
+    items = attach_text(items, "item_id", text.filter(pc.equal(entity, "item")))
+    users = attach_text(users, "user_id", text.filter(pc.equal(entity, "user")))
+    has_users = augmented.users is not None or pc.any(pc.equal(entity, "user")).as_py()
+    return replace(augmented, items=items, users=users if has_users else None)
+
+
+def augment_split(
+    split: Split,
+    strategy: Strategy,
+    filters: Sequence[QualityFilter],
+    request: GenerationRequest,
+    ctx: RunContext,
+    *,
+    generated: Generated | None = None,
+) -> AugmentResult:
+    """Augment ``split.train``; pass ``generated`` to re-filter rows generated earlier."""
+    if generated is None:
+        generated = generate_synthetic(strategy, split.train, request, ctx)
+    return apply_filters(filters, split.train, generated, ctx)
+
+
+def _concat_or_empty(parts: list[pa.Table], empty: pa.Table) -> pa.Table:
+    return pa.concat_tables(parts, promote_options="default") if parts else empty
+
+
+def _empty_rejected() -> pa.Table:
+    table = empty_interactions()
+    for name in ("reason", "filter"):
+        table = table.append_column(name, pa.array([], pa.string()))
+    return table
+
+
+def _count_by(table: pa.Table, column: str) -> dict[str, int]:
+    if table.num_rows == 0:
+        return {}
+    counts = pc.value_counts(table.column(column).combine_chunks())
+    return {row["values"]: row["counts"] for row in counts.to_pylist()}
+
+
+def _distinct(table: pa.Table, column: str) -> int:
+    return int(pc.count_distinct(table.column(column)).as_py()) if table.num_rows else 0
+
+
+def write_generated(folder: RunFolder, generated: Generated) -> None:
+    """Persist the strategy's raw output, so ``--resume`` need not generate again."""
+    folder.write_table("synthetic.parquet", generated.interactions)
+    if generated.text is not None:
+        folder.write_table("generated_text.parquet", generated.text)
+
+
+def write_run(folder: RunFolder, split: Split, result: AugmentResult) -> None:
+    """Write every output table of an augmentation run (each file atomically)."""
+    folder.write_table("synthetic.parquet", result.synthetic)
+    folder.write_table("rejected.parquet", result.rejected)
+    folder.write_table("augmented.parquet", result.augmented.interactions)
+    folder.write_table("split.parquet", split.table)
+    augmented = result.augmented
+    items = (
+        augmented.items
+        if augmented.items is not None
+        else pa.table({"item_id": augmented.item_index.ids})
+    )
+    folder.write_table("items.parquet", items)
+    if augmented.users is not None:
+        folder.write_table("users.parquet", augmented.users)
+    if result.generated_text is not None:
+        folder.write_table("generated_text.parquet", result.generated_text)
+    if result.text_rejected is not None:
+        folder.write_table("rejected_text.parquet", result.text_rejected)

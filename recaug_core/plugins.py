@@ -1,0 +1,264 @@
+"""Plugin manager: loads the `recaug` entry points one by one and collects what they provide.
+
+A plugin that fails to import or to register is recorded with its error (``recaug plugins``
+shows it) and the rest keep working, unless ``RECAUG_STRICT_PLUGINS=1``. Environment:
+
+- ``RECAUG_LOAD_PLUGINS=a,b``: load only these entry points (an allow list).
+- ``RECAUG_DISABLE_PLUGINS=a,b``: never load these.
+- ``RECAUG_STRICT_PLUGINS=1``: any plugin failure stops the program.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from recaug_core import hookspecs
+from recaug_core.errors import PluginError
+
+if TYPE_CHECKING:
+    from recaug_core.api import Component
+
+ENTRY_POINT_GROUP = "recaug"
+KINDS = ("sources", "strategies", "filters", "backends")
+
+# hook name -> the kind of component it registers
+REGISTRATION_HOOKS = {
+    "register_sources": "sources",
+    "register_strategies": "strategies",
+    "register_filters": "filters",
+    "register_backends": "backends",
+}
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str | None = None
+    distribution: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    provides: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "distribution": self.distribution,
+            "hooks": self.hooks,
+            "provides": self.provides,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Registration:
+    cls: type[Component]
+    plugin: str
+
+
+def _env_list(name: str) -> set[str] | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def strict_mode() -> bool:
+    return os.environ.get("RECAUG_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes"}
+
+
+class PluginRegistry:
+    """A typed wrapper around pluggy's PluginManager for recaug's hooks."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self._components: dict[str, dict[str, Registration]] | None = None
+        self._conflicts: dict[tuple[str, str], list[str]] = {}
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load_entry_points(self) -> None:
+        allow = _env_list("RECAUG_LOAD_PLUGINS")
+        deny = _env_list("RECAUG_DISABLE_PLUGINS") or set()
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in deny or (allow is not None and ep.name not in allow):
+                continue
+            if ep.name in self.infos:
+                continue  # the same distribution seen twice on sys.path
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(
+                name=ep.name,
+                version=dist.version if dist else None,
+                distribution=dist.metadata["Name"] if dist else None,
+            )
+            self.infos[ep.name] = info
+            try:
+                module = ep.load()
+                self.pm.register(module, name=ep.name)
+            except Exception as exc:  # a broken plugin must not stop the CLI
+                self._fail(info, f"failed to load ({ep.value}): {_one_line(exc)}", exc)
+                continue
+            info.hooks = self._hook_names(ep.name)
+
+    def register_module(self, module: ModuleType | object, name: str) -> None:
+        """Register an in-process plugin (tests and embedding applications use this)."""
+        self.pm.register(module, name=name)
+        self.infos[name] = PluginInfo(name=name, hooks=self._hook_names(name))
+        self._components = None
+
+    def unregister(self, name: str) -> None:
+        self.pm.unregister(name=name)
+        self.infos.pop(name, None)
+        self._components = None
+
+    def _hook_names(self, plugin_name: str) -> list[str]:
+        plugin = self.pm.get_plugin(plugin_name)
+        callers = self.pm.get_hookcallers(plugin) or []
+        return sorted(caller.name for caller in callers)
+
+    def _fail(self, info: PluginInfo, message: str, exc: BaseException | None = None) -> None:
+        info.error = message
+        if strict_mode():
+            detail = "".join(traceback.format_exception(exc)) if exc else ""
+            raise PluginError(f"plugin '{info.name}' {message}{_debug_hint(detail)}")
+
+    # -- components ------------------------------------------------------------------------
+
+    def _collect(self) -> dict[str, dict[str, Registration]]:
+        if self._components is not None:
+            return self._components
+        components: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
+        self._conflicts = {}
+        for hook_name, kind in REGISTRATION_HOOKS.items():
+            hook = getattr(self.pm.hook, hook_name)
+            for impl in reversed(hook.get_hookimpls()):  # registration order
+                info = self.infos.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
+                register = self._registrar(kind, impl.plugin_name, components[kind], info)
+                try:
+                    impl.function(register=register)
+                except Exception as exc:
+                    self._fail(info, f"failed in {hook_name}: {_one_line(exc)}", exc)
+        self._components = components
+        return components
+
+    def _registrar(
+        self,
+        kind: str,
+        plugin: str,
+        table: dict[str, Registration],
+        info: PluginInfo,
+    ) -> Callable[[type[Component]], None]:
+        from recaug_core.api import COMPONENT_KINDS  # pydantic: only once components are needed
+
+        base = COMPONENT_KINDS[kind]
+
+        def register(cls: type[Component]) -> None:
+            if not (isinstance(cls, type) and issubclass(cls, base)):
+                raise PluginError(f"{cls!r} is not a subclass of {base.__name__}")
+            name = getattr(cls, "name", None)
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"{cls.__name__} has no `name`")
+            if name in table and table[name].plugin != plugin:
+                first = table[name].plugin
+                self._conflicts.setdefault((kind, name), [first]).append(plugin)
+                info.error = (
+                    f"{kind[:-1] if kind != 'strategies' else 'strategy'} '{name}' is already "
+                    f"registered by plugin '{first}'"
+                )
+                if strict_mode():
+                    raise PluginError(_conflict_message(kind, name, [first, plugin]))
+                return
+            table[name] = Registration(cls, plugin)
+            info.provides.setdefault(kind, []).append(name)
+
+        return register
+
+    def components(self, kind: str) -> dict[str, Registration]:
+        if kind not in KINDS:
+            raise PluginError(f"unknown component kind '{kind}'")
+        return self._collect()[kind]
+
+    def get(self, kind: str, name: str) -> type[Component]:
+        table = self.components(kind)
+        clash = self._conflicts.get((kind, name))
+        if clash:
+            raise PluginError(_conflict_message(kind, name, clash))
+        if name not in table:
+            known = ", ".join(sorted(table)) or "none"
+            singular = "strategy" if kind == "strategies" else kind[:-1]
+            hint = self._broken_hint()
+            raise PluginError(f"unknown {singular} '{name}'; available: {known}{hint}")
+        return table[name].cls
+
+    def _broken_hint(self) -> str:
+        broken = [info.name for info in self.infos.values() if info.error]
+        if not broken:
+            return ""
+        return f" (plugins with errors: {', '.join(broken)}; see `recaug plugins`)"
+
+    def plugin_infos(self) -> list[PluginInfo]:
+        self._collect()
+        for info in self.infos.values():
+            for names in info.provides.values():
+                names.sort()
+        return sorted(self.infos.values(), key=lambda info: info.name)
+
+    def register_commands(self, cli: Any) -> None:
+        for impl in reversed(self.pm.hook.register_commands.get_hookimpls()):
+            info = self.infos.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:
+                self._fail(info, f"failed in register_commands: {_one_line(exc)}", exc)
+
+
+def _conflict_message(kind: str, name: str, plugins: Iterable[str]) -> str:
+    singular = "strategy" if kind == "strategies" else kind[:-1]
+    names = " and ".join(f"'{p}'" for p in plugins)
+    return (
+        f"{singular} '{name}' is registered by plugins {names}; "
+        "disable one with RECAUG_DISABLE_PLUGINS"
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _debug_hint(detail: str) -> str:
+    return f"\n{detail}" if os.environ.get("RECAUG_DEBUG") and detail else ""
+
+
+_registry: PluginRegistry | None = None
+
+
+def get_registry() -> PluginRegistry:
+    """The process-wide registry, loading entry points on first use."""
+    global _registry
+    if _registry is None:
+        registry = PluginRegistry()
+        registry.load_entry_points()
+        _registry = registry
+    return _registry
+
+
+def reset_registry() -> None:
+    """Forget the loaded plugins (tests change the environment and load again)."""
+    global _registry
+    _registry = None
+
+
+def create(kind: str, name: str, options: Any = None) -> Any:
+    """Instantiate the component ``name`` of ``kind`` with validated options."""
+    return get_registry().get(kind, name)(options)

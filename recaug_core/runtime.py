@@ -1,0 +1,104 @@
+"""What a component gets at run time: seed, scratch folder, progress bars, an Accelerator.
+
+Nothing here imports torch until a component asks for it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import tempfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def progress_enabled() -> bool:
+    return os.environ.get("RECAUG_PROGRESS", "1").lower() not in {"0", "false", "no", "off"}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and (only if already imported) torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def stable_hash(*keys: object) -> int:
+    return zlib.crc32("\x1f".join(map(str, keys)).encode())
+
+
+@dataclass
+class RunContext:
+    """Run-time services for components.
+
+    ``seed`` makes every run reproducible; ``rng(name)`` gives independent, stable streams.
+    ``work_dir`` holds checkpoints (``checkpoint_dir(name)``), and ``resume`` says whether
+    to continue from them. ``mixed_precision`` and ``cpu`` configure ``accelerator()``.
+    """
+
+    seed: int = 0
+    work_dir: Path | None = None
+    resume: bool = False
+    show_progress: bool = field(default_factory=progress_enabled)
+    mixed_precision: str = "no"
+    cpu: bool = False
+    _accelerator: Any = field(default=None, repr=False)
+    _tmp: Any = field(default=None, repr=False)
+
+    def rng(self, *keys: object) -> np.random.Generator:
+        """An independent numpy generator for ``keys`` under this run's seed."""
+        return np.random.default_rng([self.seed, stable_hash(*keys)])
+
+    def checkpoint_dir(self, name: str) -> Path:
+        if self.work_dir is None:
+            self._tmp = self._tmp or tempfile.TemporaryDirectory(prefix="recaug-")
+            self.work_dir = Path(self._tmp.name)
+        path = self.work_dir / "checkpoints" / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def progress(self, iterable: Iterable[Any] | None = None, **kwargs: Any) -> Any:
+        """A tqdm progress bar on stderr (silent when disabled or on non-main processes)."""
+        from tqdm.auto import tqdm
+
+        disable = not self.show_progress or not self.is_main_process
+        kwargs.setdefault("dynamic_ncols", True)
+        kwargs.setdefault("leave", False)
+        return tqdm(iterable, file=sys.stderr, disable=disable, **kwargs)
+
+    def log(self, message: str) -> None:
+        if self.show_progress and self.is_main_process:
+            print(message, file=sys.stderr)
+
+    @property
+    def is_main_process(self) -> bool:
+        if self._accelerator is not None:
+            return bool(self._accelerator.is_main_process)
+        return os.environ.get("RANK", "0") == "0"
+
+    def accelerator(self) -> Any:
+        """The run's ``accelerate.Accelerator`` (created on first use, then shared)."""
+        if self._accelerator is None:
+            from accelerate import Accelerator
+            from accelerate.utils import set_seed
+
+            self._accelerator = Accelerator(mixed_precision=self.mixed_precision, cpu=self.cpu)
+            set_seed(self.seed)
+        return self._accelerator
+
+    def torch_generator(self, *keys: object) -> Any:
+        """A seeded ``torch.Generator`` for ``keys`` (CPU), for reproducible sampling."""
+        import torch
+
+        gen = torch.Generator()
+        gen.manual_seed((self.seed * 1_000_003 + stable_hash(*keys)) % 2**63)
+        return gen
