@@ -35,14 +35,14 @@ class EmbeddingOptions(Options):
         default="lightgcn",
         description="bpr: matrix factorisation; lightgcn: embeddings averaged over graph hops",
     )
-    dim: int = Field(default=64, ge=1, le=4096, description="embedding size")
+    dim: int = Field(default=128, ge=1, le=4096, description="embedding size")
     layers: int = Field(default=2, ge=1, le=8, description="LightGCN propagation hops")
     epochs: int = Field(default=200, ge=1, le=100_000, description="most passes over the data")
     lr: float = Field(default=0.02, gt=0, le=10, description="Adam learning rate")
     reg: float = Field(default=1e-4, ge=0, description="L2 weight on the batch's embeddings")
     batch_size: int = Field(default=16384, ge=1, description="positive pairs per optimiser step")
     negatives: int = Field(
-        default=8, ge=1, le=1024, description="sampled negative items per positive pair"
+        default=4, ge=1, le=1024, description="sampled negative items per positive pair"
     )
     patience: int = Field(
         default=10,
