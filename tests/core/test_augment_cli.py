@@ -12,8 +12,15 @@ import pyarrow.parquet as pq
 import pytest
 
 SMALL = ("demo", "-s", "users=120", "-s", "items=60", "-s", "interactions=1500")
-OUTPUTS = ("synthetic.parquet", "rejected.parquet", "augmented.parquet", "split.parquet",
-           "items.parquet", "users.parquet", "manifest.json")
+OUTPUTS = (
+    "synthetic.parquet",
+    "rejected.parquet",
+    "augmented.parquet",
+    "split.parquet",
+    "items.parquet",
+    "users.parquet",
+    "manifest.json",
+)
 
 
 @pytest.fixture
@@ -42,7 +49,9 @@ def test_augmented_is_real_train_plus_kept_synthetic(run_dir):
     assert kept + rejected.num_rows == synthetic.num_rows
     assert set(synthetic.column("origin").to_pylist()) == {"toy"}
     assert set(rejected.column("reason").to_pylist()) <= {
-        "dedupe: repeats a real training pair", "dedupe: repeats an earlier synthetic row"}
+        "dedupe: repeats a real training pair",
+        "dedupe: repeats an earlier synthetic row",
+    }
 
 
 def test_no_held_out_pair_reaches_the_augmented_training_set(run_dir):
@@ -51,8 +60,9 @@ def test_no_held_out_pair_reaches_the_augmented_training_set(run_dir):
     held_pairs = set(zip(held.column("user_id").to_pylist(), held.column("item_id").to_pylist()))
     augmented = pq.read_table(run_dir / "augmented.parquet")
     real = augmented.filter(pc.equal(augmented.column("origin"), "real"))
-    assert not held_pairs & set(zip(real.column("user_id").to_pylist(),
-                                    real.column("item_id").to_pylist()))
+    assert not held_pairs & set(
+        zip(real.column("user_id").to_pylist(), real.column("item_id").to_pylist())
+    )
 
 
 def test_manifest_records_how_to_reproduce(run_dir):
@@ -73,9 +83,23 @@ def test_manifest_records_how_to_reproduce(run_dir):
 def test_same_seed_same_rows_other_seed_other_rows(run_dir, tmp_path, recaug):
     again = tmp_path / "again"
     other = tmp_path / "other"
-    assert recaug("augment", *SMALL, "--strategy", "toy", "-o", "per_user=4", "--out", again).code == 0
-    assert recaug("augment", *SMALL, "--strategy", "toy", "-o", "per_user=4", "--seed", "1",
-                  "--out", other).code == 0
+    toy = ("augment", *SMALL, "--strategy", "toy", "-o", "per_user=4")
+    assert recaug(*toy, "--out", again).code == 0
+    assert (
+        recaug(
+            "augment",
+            *SMALL,
+            "--strategy",
+            "toy",
+            "-o",
+            "per_user=4",
+            "--seed",
+            "1",
+            "--out",
+            other,
+        ).code
+        == 0
+    )
     first = pq.read_table(run_dir / "synthetic.parquet")
     assert first.equals(pq.read_table(again / "synthetic.parquet"))
     assert not first.equals(pq.read_table(other / "synthetic.parquet"))
@@ -89,14 +113,16 @@ def test_a_finished_run_is_never_overwritten(run_dir, recaug):
 
 
 def test_resume_of_a_finished_run_does_nothing(run_dir, recaug):
-    result = recaug("augment", *SMALL, "--strategy", "toy", "-o", "per_user=4", "--out", run_dir,
-                    "--resume")
+    result = recaug(
+        "augment", *SMALL, "--strategy", "toy", "-o", "per_user=4", "--out", run_dir, "--resume"
+    )
     assert result.code == 0 and "nothing to do" in result.err
 
 
 def test_resume_with_other_settings_is_refused(run_dir, recaug):
-    result = recaug("augment", *SMALL, "--strategy", "toy", "-o", "per_user=9", "--out", run_dir,
-                    "--resume")
+    result = recaug(
+        "augment", *SMALL, "--strategy", "toy", "-o", "per_user=9", "--out", run_dir, "--resume"
+    )
     assert result.code == 2 and "strategy differ" in result.err
 
 
@@ -109,8 +135,9 @@ def test_an_unfinished_run_needs_resume_and_resumes_from_the_generated_rows(run_
     expected = pq.read_table(run_dir / "synthetic.parquet")
     refused = recaug("augment", *SMALL, "--strategy", "toy", "-o", "per_user=4", "--out", run_dir)
     assert refused.code == 2 and "--resume" in refused.err
-    resumed = recaug("augment", *SMALL, "--strategy", "toy", "-o", "per_user=4", "--out", run_dir,
-                     "--resume")
+    resumed = recaug(
+        "augment", *SMALL, "--strategy", "toy", "-o", "per_user=4", "--out", run_dir, "--resume"
+    )
     assert resumed.code == 0, resumed.err
     assert pq.read_table(run_dir / "synthetic.parquet").equals(expected)
     assert (run_dir / "augmented.parquet").exists()
@@ -123,7 +150,8 @@ def test_a_live_lock_keeps_a_second_run_out(tmp_path, recaug, toy_plugin):
     try:
         (out / ".lock").write_text(f"{sleeper.pid} {os.uname().nodename}\n")
         result = recaug("augment", *SMALL, "--strategy", "toy", "--out", out)
-        assert result.code == 2 and f"in use by another recaug run (pid {sleeper.pid})" in result.err
+        assert result.code == 2
+        assert f"in use by another recaug run (pid {sleeper.pid})" in result.err
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -151,14 +179,28 @@ def test_bad_data_leaves_no_run_folder_behind(tmp_path, recaug, toy_plugin):
 
 def test_budget_and_filters_on_the_command_line(tmp_path, recaug, toy_plugin):
     out = tmp_path / "run"
-    result = recaug("augment", *SMALL, "--strategy", "toy", "-o", "per_user=50", "--budget", "25",
-                    "--no-dedupe", "--json", "--out", out)
+    result = recaug(
+        "augment",
+        *SMALL,
+        "--strategy",
+        "toy",
+        "-o",
+        "per_user=50",
+        "--budget",
+        "25",
+        "--no-dedupe",
+        "--json",
+        "--out",
+        out,
+    )
     assert result.code == 0, result.err
     counts = json.loads(result.out)["counts"]
     assert counts["generated"] == 25 and counts["rejected"] == 0
-    unknown = recaug("augment", *SMALL, "--strategy", "toy", "--filter", "nope:x=1",
-                     "--out", tmp_path / "r2")
+    unknown = recaug(
+        "augment", *SMALL, "--strategy", "toy", "--filter", "nope:x=1", "--out", tmp_path / "r2"
+    )
     assert unknown.code == 2 and "unknown filter 'nope'" in unknown.err
-    malformed = recaug("augment", *SMALL, "--strategy", "toy", "--filter", "dedupe:x",
-                       "--out", tmp_path / "r3")
+    malformed = recaug(
+        "augment", *SMALL, "--strategy", "toy", "--filter", "dedupe:x", "--out", tmp_path / "r3"
+    )
     assert malformed.code == 2 and "NAME:key=value" in malformed.err

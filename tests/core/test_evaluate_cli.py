@@ -12,8 +12,18 @@ def test_baseline_json_shape(recaug):
     assert result.code == 0, result.err
     report = json.loads(result.out)
     baseline = report["baseline"]
-    for key in ("ndcg@10", "recall@5", "hit@10", "mrr@10", "precision@5", "coverage@10",
-                "gini@10", "novelty@10", "avg_popularity@10", "tail_share@10"):
+    for key in (
+        "ndcg@10",
+        "recall@5",
+        "hit@10",
+        "mrr@10",
+        "precision@5",
+        "coverage@10",
+        "gini@10",
+        "novelty@10",
+        "avg_popularity@10",
+        "tail_share@10",
+    ):
         assert key in baseline, key
     assert set(baseline["groups"]) == {"sparse", "medium", "dense"}
     assert baseline["std"]["ndcg@10"] >= 0 and len(baseline["per_seed"]) == 2

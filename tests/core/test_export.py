@@ -10,8 +10,20 @@ import pytest
 @pytest.fixture
 def run(recaug, toy_plugin, tmp_path):
     out = tmp_path / "run"
-    result = recaug("augment", "demo", "-s", "users=60", "-s", "items=40",
-                    "-s", "interactions=700", "--strategy", "toy", "--out", out)
+    result = recaug(
+        "augment",
+        "demo",
+        "-s",
+        "users=60",
+        "-s",
+        "items=40",
+        "-s",
+        "interactions=700",
+        "--strategy",
+        "toy",
+        "--out",
+        out,
+    )
     assert result.code == 0, result.err
     return out
 

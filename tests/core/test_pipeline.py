@@ -63,8 +63,13 @@ class Loser(QualityFilter):
 
 
 def run(strategy, filters=(), budget=None):
-    return augment_split(tiny_split(), strategy, list(filters), GenerationRequest(budget=budget),
-                         RunContext(show_progress=False))
+    return augment_split(
+        tiny_split(),
+        strategy,
+        list(filters),
+        GenerationRequest(budget=budget),
+        RunContext(show_progress=False),
+    )
 
 
 def test_synthetic_rows_can_never_pass_as_real():
@@ -112,8 +117,20 @@ def test_crashing_strategy_on_the_command_line_exits_1_naming_it(recaug, tmp_pat
     registry.register_module(CrashPlugin(), "crash-plugin")
     try:
         out = tmp_path / "run"
-        result = recaug("augment", "demo", "-s", "users=50", "-s", "items=30",
-                        "-s", "interactions=500", "--strategy", "crasher", "--out", out)
+        result = recaug(
+            "augment",
+            "demo",
+            "-s",
+            "users=50",
+            "-s",
+            "items=30",
+            "-s",
+            "interactions=500",
+            "--strategy",
+            "crasher",
+            "--out",
+            out,
+        )
     finally:
         registry.unregister("crash-plugin")
     assert result.code == 1

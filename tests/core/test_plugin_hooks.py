@@ -84,8 +84,18 @@ def test_register_backends_backend_is_evaluated_over_all_items(recaug, hook_plug
 
 def test_register_filters_filter_runs_in_order_and_reports(recaug, hook_plugin, tmp_path):
     out = tmp_path / "run"
-    result = recaug("augment", *SMALL, "--strategy", "toy", "--no-dedupe",
-                    "--filter", "keep-even", "--out", out, "--json")
+    result = recaug(
+        "augment",
+        *SMALL,
+        "--strategy",
+        "toy",
+        "--no-dedupe",
+        "--filter",
+        "keep-even",
+        "--out",
+        out,
+        "--json",
+    )
     assert result.code == 0, result.err
     report = json.loads(result.out)
     stats = report["filter_stats"]["keep-even"]
@@ -99,4 +109,7 @@ def test_listing_shows_in_process_plugins(recaug, hook_plugin):
     provides = plugins["hook-plugin"]["provides"]
     assert provides == {"backends": ["reverse-id"], "filters": ["keep-even"]}
     assert set(plugins["hook-plugin"]["hooks"]) == {
-        "register_backends", "register_filters", "register_commands"}
+        "register_backends",
+        "register_filters",
+        "register_commands",
+    }
