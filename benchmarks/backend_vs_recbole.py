@@ -115,9 +115,10 @@ def write_recbole_files(split: Any, folder: Path) -> None:
     export_run(run, "recbole", folder, real_only=True)
 
 
-def run_child(command: list[str]) -> tuple[dict[str, Any], float]:
-    """Run ``command`` (which writes JSON to its last argument); return it and peak RSS MiB."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def run_child(command: list[str], cwd: Path) -> tuple[dict[str, Any], float]:
+    """Run ``command`` (which writes JSON to its last argument) in ``cwd`` (RecBole writes
+    logs there); return the JSON and the child's peak RSS in MiB."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     _, status, usage = os.wait4(process.pid, 0)
     stderr = process.stderr.read().decode() if process.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
@@ -243,18 +244,26 @@ def main() -> None:
         print(f"RecBole {name}: training (load {load()})", flush=True)
         out = workdir / f"recbole-{name}.json"
         command = [args.recbole_python, str(runner), name, str(workdir), "bench"]
-        result, rss = run_child([*command, str(args.recbole_epochs), str(out)])
+        result, rss = run_child([*command, str(args.recbole_epochs), str(out)], workdir)
         recbole[name] = result | {"peak_rss_mib": rss, "load_after": load()}
         if args.recbole_cache:
             args.recbole_cache.write_text(json.dumps(recbole, indent=1))
 
     ours: dict[str, Any] = {}
-    child = [sys.executable, __file__, args.data, "--source", args.source, "--child", "ours"]
+    child = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        args.data,
+        "--source",
+        args.source,
+        "--child",
+        "ours",
+    ]
     child += [part for pair in args.source_option for part in ("-s", *pair)]
     for name, model in OURS.items():
         print(f"ours {model}: training (load {load()})", flush=True)
         out = workdir / f"ours-{model}.json"
-        result, rss = run_child([*child, "--ours-model", model, "--out", str(out)])
+        result, rss = run_child([*child, "--ours-model", model, "--out", str(out)], workdir)
         ours[name] = result | {"peak_rss_mib": rss, "load_after": load()}
 
     print()
@@ -283,8 +292,16 @@ def main() -> None:
     if args.scale:
         print(f"scale: training LightGCN on 1M synthetic interactions (load {load()})", flush=True)
         out = workdir / "ours-scale.json"
-        command = [sys.executable, __file__, "synthetic-1m", "--child", "ours", "--out", str(out)]
-        result, rss = run_child(command)
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "synthetic-1m",
+            "--child",
+            "ours",
+            "--out",
+            str(out),
+        ]
+        result, rss = run_child(command, workdir)
         print(
             f"scale: {result['train_rows']} training rows, {result['users']} test users x "
             f"{result['items']} items: fit {result['fit_s']:.1f} s ({result['epochs']} epochs), "

@@ -23,7 +23,9 @@ RELEVANT = {0: [0, 5], 1: [1], 2: [2, 3]}
 
 
 def keys_of(relevant: dict[int, list[int]]) -> np.ndarray:
-    return np.array(sorted(row * N_ITEMS + item for row, items in relevant.items() for item in items))
+    return np.array(
+        sorted(row * N_ITEMS + item for row, items in relevant.items() for item in items)
+    )
 
 
 def per_user(ks: tuple[int, ...] = (1, 3)) -> dict[str, np.ndarray]:
