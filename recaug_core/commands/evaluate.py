@@ -139,9 +139,11 @@ def _baseline_only(
     from recaug_core.evaluate import aggregate, evaluate_model
     from recaug_core.split import split_dataset
 
+    # One split (made with the first seed) for every seed, as with --augmented: the spread
+    # then measures training randomness, and the reported split is the one every seed used.
+    split = split_dataset(dataset, spec, seed=seeds[0])
     runs, timings = [], []
     for s in seeds:
-        split = split_dataset(dataset, spec, seed=s)
         metrics, timing = evaluate_model(
             backend_cls, options, split, split.train, ks, _context(s, mixed_precision)
         )
