@@ -139,19 +139,21 @@ def _baseline_only(
     from recaug_core.evaluate import aggregate, evaluate_model
     from recaug_core.split import split_dataset
 
-    # One split (made with the first seed) for every seed, as with --augmented: the spread
-    # then measures training randomness, and the reported split is the one every seed used.
-    split = split_dataset(dataset, spec, seed=seeds[0])
-    runs, timings = [], []
+    # Each seed draws its own split and its own initialisation, as `recaug run` does: the
+    # spread then covers both sources of chance. (A run folder has one split, so
+    # --augmented repeats training only.)
+    runs, timings, splits = [], [], []
     for s in seeds:
+        split = split_dataset(dataset, spec, seed=s)
         metrics, timing = evaluate_model(
             backend_cls, options, split, split.train, ks, _context(s, mixed_precision)
         )
         runs.append(metrics)
         timings.append(timing)
+        splits.append(split.info())
     return {
         "baseline": aggregate(runs),
-        "split": split.info() | {"seeds": list(seeds)},
+        "split": splits[0] | {"seeds": list(seeds), "per_seed": splits},
         "timings": _sum_timings(timings, "baseline"),
     }
 
