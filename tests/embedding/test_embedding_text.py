@@ -27,7 +27,10 @@ FAST = {"dim": 8, "epochs": 3, "batch_size": 256, "negatives": 2}
 def text_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     import torch
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers import models as st_models
+    try:  # sentence-transformers >= 6 moved the modules
+        from sentence_transformers.sentence_transformer import modules as st_models
+    except ImportError:
+        from sentence_transformers import models as st_models
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
@@ -68,7 +71,7 @@ def text_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     BertModel(config).save_pretrained(bert_dir)
     fast.save_pretrained(bert_dir)
     word = st_models.Transformer(str(bert_dir), max_seq_length=32)
-    pooling = st_models.Pooling(word.get_word_embedding_dimension(), "mean")
+    pooling = st_models.Pooling(word.get_embedding_dimension(), "mean")
     model_dir = folder / "sentence-model"
     SentenceTransformer(modules=[word, pooling], device="cpu").save(str(model_dir))
     return str(model_dir)
