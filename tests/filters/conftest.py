@@ -11,8 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from filters_planted import demo_split, planted_rows
+from filters_planted import PlantedPlugin, demo_split, planted_rows
 
+from recaug_core.plugins import get_registry
 from recaug_core.runtime import RunContext
 from recaug_core.split import Split
 
@@ -30,3 +31,12 @@ def planted(split: Split) -> pa.Table:
 @pytest.fixture
 def ctx(tmp_path: Path) -> RunContext:
     return RunContext(seed=0, work_dir=tmp_path, show_progress=False)
+
+
+@pytest.fixture
+def planted_plugin():
+    """The `planted` strategy, registered in-process for CLI tests."""
+    registry = get_registry()
+    registry.register_module(PlantedPlugin(), "planted-test")
+    yield
+    registry.unregister("planted-test")

@@ -16,13 +16,12 @@ from filters_planted import (
     HEAD_KEPT,
     PLANTED,
     PLAUSIBLE_THRESHOLD,
-    PlantedPlugin,
     kind_counts,
     of_kinds,
 )
 
 from recaug_core.cli import run
-from recaug_core.plugins import create, get_registry
+from recaug_core.plugins import create
 
 PLAUSIBILITY = {"backend": "pop", "keep": "threshold", "threshold": PLAUSIBLE_THRESHOLD}
 FILTER_OPTIONS: dict[str, dict[str, Any]] = {
@@ -63,14 +62,6 @@ def test_popularity_caps_the_head_and_keeps_the_good_tail_rows(split, planted, c
     assert kind_counts(result.rejected) == {"popularity": dropped}
     assert result.stats["synthetic_head_share_kept"] <= HEAD_CAP
     assert result.stats["gini_real_plus_kept"] < result.stats["gini_real_plus_input"]
-
-
-@pytest.fixture
-def planted_plugin():
-    registry = get_registry()
-    registry.register_module(PlantedPlugin(), "planted-test")
-    yield
-    registry.unregister("planted-test")
 
 
 def test_chained_on_the_command_line(planted_plugin, tmp_path: Path, monkeypatch):
