@@ -54,16 +54,37 @@ def rows_at_positions(train, user: int, positions: list[int]):
     )
 
 
-def test_rank_percentile_counts_every_item_and_splits_ties():
-    class Fixed:
-        def score(self, users):
-            return np.array([[5.0, 4.0, 4.0, 1.0, 0.0]] * len(users), dtype=np.float32)
+class FixedScores:
+    def __init__(self, scores):
+        self.scores = scores
 
+    def score(self, users):
+        return self.scores[users]
+
+
+def test_rank_percentile_counts_every_item_and_splits_ties():
+    model = FixedScores(np.array([[5.0, 4.0, 4.0, 1.0, 0.0]] * 2, dtype=np.float32))
     users = np.array([0, 0, 0, 0, 1])
     items = np.array([0, 1, 3, 4, 2])
     # item 1 and 2 tie for ranks 1 and 2: both get 1.5; the scale is rank / (n_items - 1)
     expected = np.array([0.0, 1.5, 3.0, 4.0, 1.5]) / 4
-    np.testing.assert_allclose(rank_percentiles(Fixed(), users, items, 5), expected)
+    np.testing.assert_allclose(rank_percentiles(model, users, items, 5), expected)
+
+
+@pytest.mark.parametrize(("n_users", "rows_per_user"), [(3, 60), (80, 1)])
+def test_sorting_and_counting_give_the_same_ranks(n_users, rows_per_user):
+    # many rows per user take the sorting path, one row per user the counting path
+    rng = np.random.default_rng(0)
+    n_items = 300
+    scores = np.round(rng.random((n_users, n_items)) * 40).astype(np.float32)  # many ties
+    users = np.repeat(np.arange(n_users), rows_per_user)
+    items = rng.integers(0, n_items, len(users))
+    own = scores[users, items][:, None]
+    higher = (scores[users] > own).sum(axis=1)
+    same = (scores[users] == own).sum(axis=1)
+    expected = (higher + (same - 1) / 2) / (n_items - 1)
+    got = rank_percentiles(FixedScores(scores), users, items, n_items)
+    np.testing.assert_allclose(got, expected)
 
 
 @pytest.mark.parametrize(
