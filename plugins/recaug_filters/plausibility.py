@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -26,7 +27,8 @@ from scipy.stats import rankdata
 
 from recaug_core.api import FilterResult, Options, QualityFilter, Recommender
 from recaug_core.data import Dataset
-from recaug_core.plugins import create
+from recaug_core.errors import OptionsError, RecaugError
+from recaug_core.plugins import create, get_registry
 from recaug_core.runtime import RunContext, seed_everything
 from recaug_filters.rows import split_rows
 
@@ -89,6 +91,15 @@ class PlausibilityFilter(QualityFilter):
     description = "Keeps synthetic rows a backend trained on real data ranks high for the user."
     Options = PlausibilityOptions
     options: PlausibilityOptions
+
+    def __init__(self, options: Mapping[str, Any] | PlausibilityOptions | None = None) -> None:
+        super().__init__(options)
+        # Check the backend and its options now, before any data is read.
+        try:
+            backend = get_registry().get("backends", self.options.backend)
+            backend.parse_options(self.options.backend_options)
+        except RecaugError as exc:
+            raise OptionsError(f"option 'backend' of filter '{self.name}': {exc}") from None
 
     def apply(self, train: Dataset, synthetic: pa.Table, ctx: RunContext) -> FilterResult:
         model, fit_s, reused = fitted_backend(

@@ -9,7 +9,7 @@ from recaug_filters.plausibility import rank_percentiles
 from recaug_core import hookimpl
 from recaug_core.api import Recommender
 from recaug_core.data import synthetic_table
-from recaug_core.errors import OptionsError, RecaugError
+from recaug_core.errors import OptionsError
 from recaug_core.plugins import create, get_registry
 from recaug_core.runtime import RunContext
 
@@ -167,7 +167,14 @@ def test_backend_options_from_the_command_line_form():
         create("filters", "plausibility", {"backend_options": "count"})
 
 
-def test_unknown_backend_is_a_clear_error(split, planted, ctx):
-    flt = create("filters", "plausibility", {"backend": "no-such-backend"})
-    with pytest.raises(RecaugError, match="unknown backend 'no-such-backend'"):
-        flt.apply(split.train, planted, ctx)
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"backend": "no-such-backend"}, "unknown backend 'no-such-backend'; available:"),
+        ({"backend": "pop", "backend_options": "colour=red"}, "unknown option 'colour'"),
+    ],
+)
+def test_backend_and_its_options_are_checked_up_front(options, message):
+    with pytest.raises(OptionsError, match=message) as info:
+        create("filters", "plausibility", options)
+    assert "option 'backend' of filter 'plausibility'" in str(info.value)
