@@ -3,11 +3,13 @@
 Classes are imported inside the hook so that loading the plugin stays cheap.
 """
 
+from collections.abc import Callable
+
 from recaug_core import hookimpl
 
 
 @hookimpl
-def register_filters(register):  # type: ignore[no-untyped-def]
+def register_filters(register: Callable[[type], None]) -> None:
     from recaug_filters.catalog import CatalogFilter
     from recaug_filters.dedupe import DedupeFilter
     from recaug_filters.diversity import DiversityFilter

@@ -111,8 +111,8 @@ def _identical_sets(matrix: Any, eligible: np.ndarray) -> np.ndarray:
     hashed = np.zeros(matrix.shape[0], dtype=np.uint64)
     nonempty = sizes > 0
     # Sum of per-item salts (wrapping): order-free, so it identifies the set, not the order.
-    sums = np.add.reduceat(salt[matrix.indices], matrix.indptr[:-1][nonempty]) if matrix.nnz else []
-    hashed[nonempty] = sums
+    if matrix.nnz:
+        hashed[nonempty] = np.add.reduceat(salt[matrix.indices], matrix.indptr[:-1][nonempty])
     key = np.stack([hashed, sizes.astype(np.uint64)], axis=1)[eligible]
     _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
     identical = np.zeros(matrix.shape[0], dtype=bool)
