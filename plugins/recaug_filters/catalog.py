@@ -54,20 +54,22 @@ class CatalogFilter(QualityFilter):
     def apply(self, train: Dataset, synthetic: pa.Table, ctx: RunContext) -> FilterResult:
         users = synthetic.column("user_id")
         real_user = train.user_index.lookup(users) >= 0
-        bad_item, item_reason = self._unknown_items(train, synthetic.column("item_id"))
+        unknown_item, untrained_item = self._bad_items(train, synthetic.column("item_id"))
+        bad_item = unknown_item | untrained_item
         bad_user = self._undeclared(users, real_user)
         parents = synthetic.column("parent_user")
         bad_parent = np.zeros(synthetic.num_rows, dtype=bool)
         if self.options.check_parent:
             bad_parent = ~is_null(parents) & (train.user_index.lookup(parents) < 0)
         # One reason per row: the first check it fails, in the order the docs list them.
-        reasons = np.where(bad_item, item_reason, np.where(bad_user, UNKNOWN_USER, UNKNOWN_PARENT))
+        which = np.select([unknown_item, untrained_item, bad_user], [0, 1, 2], default=3)
         drop = bad_item | bad_user | bad_parent
         new_users = users.filter(pa.array(~drop & ~real_user))
         return split_rows(
             synthetic,
             drop,
-            reasons,
+            [UNKNOWN_ITEM, UNTRAINED_ITEM, UNKNOWN_USER, UNKNOWN_PARENT],
+            which,
             stats={
                 "unknown_items": int(bad_item.sum()),
                 "unknown_users": int((bad_user & ~bad_item).sum()),
@@ -78,25 +80,29 @@ class CatalogFilter(QualityFilter):
 
     def apply_text(self, train: Dataset, text: pa.Table, ctx: RunContext) -> FilterResult:
         """Generated text must describe a catalog item or an accepted user."""
-        entity = np.asarray(text.column("entity").to_numpy(zero_copy_only=False), dtype=object)
+        entity = text.column("entity")
+        is_item = np.asarray(pc.equal(entity, "item").to_numpy(zero_copy_only=False), dtype=bool)
+        is_user = np.asarray(pc.equal(entity, "user").to_numpy(zero_copy_only=False), dtype=bool)
         ids = text.column("id")
-        bad_item, item_reason = self._unknown_items(train, ids)
+        unknown_item, untrained_item = self._bad_items(train, ids)
         bad_user = self._undeclared(ids, train.user_index.lookup(ids) >= 0)
-        is_item, is_user = entity == "item", entity == "user"
-        reasons = np.where(is_item, item_reason, np.where(is_user, UNKNOWN_USER, UNKNOWN_ENTITY))
-        drop = (is_item & bad_item) | (is_user & bad_user) | ~(is_item | is_user)
-        return split_rows(text, drop, reasons)
+        which = np.select(
+            [is_item & unknown_item, is_item & untrained_item, is_user], [0, 1, 2], default=3
+        )
+        drop = (is_item & (unknown_item | untrained_item)) | (is_user & bad_user)
+        drop |= ~(is_item | is_user)
+        return split_rows(
+            text, drop, [UNKNOWN_ITEM, UNTRAINED_ITEM, UNKNOWN_USER, UNKNOWN_ENTITY], which
+        )
 
-    def _unknown_items(
-        self, train: Dataset, items: pa.ChunkedArray
-    ) -> tuple[np.ndarray, np.ndarray | str]:
+    def _bad_items(self, train: Dataset, items: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """(not in the catalog, in it but without real training rows when items=trained)."""
         codes = train.item_index.lookup(items)
         unknown = codes < 0
         if self.options.items == "catalog":
-            return unknown, UNKNOWN_ITEM
+            return unknown, np.zeros(len(codes), dtype=bool)
         trained = train.real().item_popularity() > 0
-        untrained = ~unknown & ~trained[np.maximum(codes, 0)]
-        return unknown | untrained, np.where(unknown, UNKNOWN_ITEM, UNTRAINED_ITEM)
+        return unknown, ~unknown & ~trained[np.maximum(codes, 0)]
 
     def _undeclared(self, users: pa.ChunkedArray, real: np.ndarray) -> np.ndarray:
         """Ids that are not real users and lack the declared-synthetic prefix."""

@@ -29,11 +29,11 @@ class DedupeFilter(QualityFilter):
         _, first = np.unique(keys, return_index=True)
         repeated = np.ones(len(keys), dtype=bool)
         repeated[first] = False
-        reasons = np.where(copies_real, REPEATS_REAL, REPEATS_SYNTHETIC)
         return split_rows(
             synthetic,
             copies_real | repeated,
-            reasons,
+            [REPEATS_REAL, REPEATS_SYNTHETIC],
+            np.where(copies_real, 0, 1).astype(np.int8),
             stats={
                 "repeats_real": int(copies_real.sum()),
                 "repeats_synthetic": int((repeated & ~copies_real).sum()),

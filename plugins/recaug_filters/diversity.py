@@ -90,8 +90,8 @@ class DiversityFilter(QualityFilter):
         user_drop = identical | near_dropped
         drop = np.zeros(synthetic.num_rows, dtype=bool)
         drop[np.flatnonzero(in_scope)] = user_drop[sets.row_of]
-        reasons = np.full(synthetic.num_rows, NEAR_DUPLICATE, dtype=object)
-        reasons[np.flatnonzero(in_scope)[identical[sets.row_of]]] = IDENTICAL
+        which = np.zeros(synthetic.num_rows, dtype=np.int8)
+        which[np.flatnonzero(in_scope)] = identical[sets.row_of]
         stats: dict[str, Any] = {
             "users_compared": int(eligible.sum()),
             "identical_users": int(identical.sum()),
@@ -101,7 +101,7 @@ class DiversityFilter(QualityFilter):
             "bands": bands,
             "rows_per_band": rows,
         }
-        return split_rows(synthetic, drop, reasons, stats=stats)
+        return split_rows(synthetic, drop, [NEAR_DUPLICATE, IDENTICAL], which, stats=stats)
 
 
 def _identical_sets(matrix: Any, eligible: np.ndarray) -> np.ndarray:

@@ -114,16 +114,14 @@ class PlausibilityFilter(QualityFilter):
         keep = self._keep(badness, ranked)
         reject_unscored = self.options.unscored == "reject"
         drop = np.where(ranked, ~keep, reject_unscored)
-        reasons = np.where(
-            ranked,
-            IMPLAUSIBLE if self.options.mode == "plausible" else TOO_EASY,
-            np.where(items < 0, UNKNOWN_ITEM, UNSCORED),
-        )
+        ranked_reason = IMPLAUSIBLE if self.options.mode == "plausible" else TOO_EASY
+        which = np.where(ranked, 0, np.where(items < 0, 1, 2)).astype(np.int8)
         kept_ranked = ranked & ~drop
         return split_rows(
             synthetic,
             drop,
-            reasons,
+            [ranked_reason, UNKNOWN_ITEM, UNSCORED],
+            which,
             stats={
                 "backend": self.options.backend,
                 "backend_fit_s": round(fit_s, 4),

@@ -77,14 +77,13 @@ class PopularityFilter(QualityFilter):
         head[known] = ~tail_items(train)[items[known]]
         rng = ctx.rng("popularity")
         drop = np.zeros(len(items), dtype=bool)
-        reasons = np.full(len(items), OVER_HEAD_CAP, dtype=object)
+        over_target = np.zeros(len(items), dtype=bool)
         stats: dict[str, Any] = {}
         if self.options.target is not None:
             bins = _popularity_bins(popularity, self.options.bins)
             row_bin = np.where(known, bins[np.maximum(items, 0)], self.options.bins - 1)
             target = _target_shares(self.options.target, popularity, bins, self.options.bins)
-            drop = _resample(row_bin, target, rng)
-            reasons[drop] = OVER_TARGET
+            drop = over_target = _resample(row_bin, target, rng)
             kept_counts = np.bincount(row_bin[~drop], minlength=self.options.bins)
             stats["target_bin_shares"] = _rounded(target)
             stats["kept_bin_shares"] = _rounded(kept_counts / max(kept_counts.sum(), 1))
@@ -108,7 +107,8 @@ class PopularityFilter(QualityFilter):
                 "gini_real_plus_kept": round(gini(exposure_kept), 4),
             }
         )
-        return split_rows(synthetic, drop, reasons, stats=stats)
+        which = over_target.astype(np.int8)
+        return split_rows(synthetic, drop, [OVER_HEAD_CAP, OVER_TARGET], which, stats=stats)
 
 
 def _popularity_bins(popularity: np.ndarray, n_bins: int) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -16,16 +18,24 @@ from recaug_core.data import Dataset, IdIndex
 def split_rows(
     table: pa.Table,
     drop: np.ndarray,
-    reasons: np.ndarray | str,
-    stats: dict[str, object] | None = None,
+    reasons: str | Sequence[str],
+    which: np.ndarray | None = None,
+    stats: dict[str, Any] | None = None,
 ) -> FilterResult:
     """Kept rows (``~drop``) and rejected rows (``drop``) with their ``reason``; every other
-    column of both is kept as it was."""
+    column of both is kept as it was.
+
+    ``reasons`` is one reason for every rejected row, or a list of reasons with ``which``
+    giving each row's position in it: small integer codes, because a reason string per row
+    would cost a hundred bytes or more per row on large tables.
+    """
     drop = np.asarray(drop, dtype=bool)
     if isinstance(reasons, str):
         reason_values = pa.array(np.full(int(drop.sum()), reasons, dtype=object), pa.string())
     else:
-        reason_values = pa.array(np.asarray(reasons, dtype=object)[drop], pa.string())
+        assert which is not None, "a list of reasons needs `which`"
+        labels = np.asarray(reasons, dtype=object)
+        reason_values = pa.array(labels[np.asarray(which)[drop]], pa.string())
     rejected = table.filter(pa.array(drop)).append_column("reason", reason_values)
     return FilterResult(kept=table.filter(pa.array(~drop)), rejected=rejected, stats=stats or {})
 
