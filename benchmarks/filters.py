@@ -163,7 +163,7 @@ def main() -> None:
         print(f"  {name:<13} {median:7.3f} s  {kept[name]:>8} rows")
 
     print("\npeak Python-heap memory of the chain (tracemalloc, numpy included):")
-    for n in (args.rows // 4, args.rows // 2, args.rows):
+    for n in (args.rows // 4, args.rows, args.rows * 4):
         part = synthetic_rows(train, n)
         tracemalloc.start()
         run_chain(filters, train, part, ctx)
