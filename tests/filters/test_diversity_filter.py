@@ -96,3 +96,27 @@ def test_finds_every_planted_near_duplicate_among_many_users(split, ctx):
     assert dropped_users(result) == sorted(f"syn-twin-{k}" for k in range(n_dupes))
     assert result.rejected.num_rows == n_dupes * size
     assert elapsed < 20  # about 1 s on 2 busy cores; generous for shared CI machines
+
+
+def brute_force_greedy(sets: list[set[int]], threshold: float) -> list[int]:
+    kept: list[int] = []
+    dropped = []
+    for position, items in enumerate(sets):
+        if any(len(items & sets[k]) / len(items | sets[k]) >= threshold for k in kept):
+            dropped.append(position)
+        else:
+            kept.append(position)
+    return dropped
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.8])
+def test_matches_the_exhaustive_pairwise_check(split, ctx, threshold):
+    # 400 users over a pool of 25 items: many identical and overlapping sets
+    rng = np.random.default_rng(5)
+    sets = [set(rng.choice(25, rng.integers(2, 7), replace=False).tolist()) for _ in range(400)]
+    table = users_with_sets({f"syn-{k:03d}": sorted(items) for k, items in enumerate(sets)})
+    flt = create("filters", "diversity", {"threshold": threshold})
+    result = flt.apply(split.train, table, ctx)
+    expected = [f"syn-{k:03d}" for k in brute_force_greedy(sets, threshold)]
+    assert len(expected) >= 9  # enough near-duplicates to make the comparison meaningful
+    assert dropped_users(result) == expected
