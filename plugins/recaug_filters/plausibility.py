@@ -30,6 +30,7 @@ from recaug_core.data import Dataset
 from recaug_core.errors import OptionsError, RecaugError
 from recaug_core.plugins import create, get_registry
 from recaug_core.runtime import RunContext, seed_everything
+from recaug_core.split import SplitSpec, split_dataset
 from recaug_filters.rows import split_rows
 
 IMPLAUSIBLE = "plausibility: ranks too low for the user"
@@ -47,6 +48,13 @@ class PlausibilityOptions(Options):
     backend_options: dict[str, Any] = Field(
         default_factory=dict,
         description="options of the backend; on the command line as 'key=value;key=value'",
+    )
+    valid_share: float = Field(
+        default=0.1,
+        ge=0.0,
+        lt=1.0,
+        description="share of each user's real training rows held out for the backend's "
+        "early stopping (0: train on all of them for the backend's full epochs)",
     )
     keep: Literal["top-fraction", "threshold"] = Field(
         default="top-fraction",
@@ -102,8 +110,9 @@ class PlausibilityFilter(QualityFilter):
             raise OptionsError(f"option 'backend' of filter '{self.name}': {exc}") from None
 
     def apply(self, train: Dataset, synthetic: pa.Table, ctx: RunContext) -> FilterResult:
+        opts = self.options
         model, fit_s, reused = fitted_backend(
-            self.options.backend, self.options.backend_options, train, ctx
+            opts.backend, opts.backend_options, opts.valid_share, train, ctx
         )
         scorer, items = _scoring_rows(train, synthetic)
         ranked = (scorer >= 0) & (items >= 0)
@@ -206,12 +215,14 @@ _fitted: dict[str, Recommender] = {}
 
 
 def fitted_backend(
-    name: str, options: dict[str, Any], train: Dataset, ctx: RunContext
+    name: str, options: dict[str, Any], valid_share: float, train: Dataset, ctx: RunContext
 ) -> tuple[Recommender, float, bool]:
     """The backend ``name`` trained on ``train``'s real rows: (model, fit seconds, reused).
 
-    The last trained model is remembered, keyed by backend, options, seed and the training
-    pairs, so a second filter (or a second run in this process) on the same split reuses it.
+    ``valid_share`` of each user's rows (users with enough of them) is held out as the
+    backend's validation data, for early stopping only. The last trained model is remembered,
+    keyed by backend, options, share, seed and the training pairs, so a second filter (or a
+    second run in this process) on the same split reuses it.
     """
     model = create("backends", name, options)
     real = train.real()
@@ -219,12 +230,17 @@ def fitted_backend(
     digest = hashlib.blake2b(digest_size=16)
     for part in (users, items, np.array([train.n_users, train.n_items, ctx.seed])):
         digest.update(np.ascontiguousarray(part, dtype=np.int64).tobytes())
-    key = json.dumps([name, model.options_dict(), digest.hexdigest()], sort_keys=True)
+    key = json.dumps([name, model.options_dict(), valid_share, digest.hexdigest()])
     if key in _fitted:
         return _fitted[key], 0.0, True
     started = time.perf_counter()
     seed_everything(ctx.seed)
-    model.fit(real, ctx)
+    if valid_share > 0:
+        spec = SplitSpec(ratios=(1.0 - valid_share, valid_share, 0.0))
+        inner = split_dataset(real, spec, seed=ctx.seed)
+        model.fit(inner.train, ctx, valid=inner.valid)
+    else:
+        model.fit(real, ctx)
     _fitted.clear()  # one model at a time: backends can be large
     _fitted[key] = model
     return model, time.perf_counter() - started, False

@@ -16,6 +16,7 @@ FILTERS = {
     "plausibility": {
         "backend",
         "backend_options",
+        "valid_share",
         "keep",
         "fraction",
         "threshold",

@@ -23,7 +23,13 @@ from filters_planted import (
 from recaug_core.cli import run
 from recaug_core.plugins import create
 
-PLAUSIBILITY = {"backend": "pop", "keep": "threshold", "threshold": PLAUSIBLE_THRESHOLD}
+# `pop` ranks by the popularity the planted rows were chosen by: no held-out share for it.
+PLAUSIBILITY = {
+    "backend": "pop",
+    "valid_share": 0.0,
+    "keep": "threshold",
+    "threshold": PLAUSIBLE_THRESHOLD,
+}
 FILTER_OPTIONS: dict[str, dict[str, Any]] = {
     "catalog": {},
     "dedupe": {},
@@ -82,7 +88,7 @@ def test_chained_on_the_command_line(planted_plugin, tmp_path: Path, monkeypatch
             "--filter",
             "diversity",
             "--filter",
-            f"plausibility:backend=pop,keep=threshold,threshold={PLAUSIBLE_THRESHOLD}",
+            f"plausibility:backend=pop,valid_share=0,keep=threshold,threshold={PLAUSIBLE_THRESHOLD}",
             "--filter",
             f"popularity:max_head_share={HEAD_CAP}",
             "--out",
