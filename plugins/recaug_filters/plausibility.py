@@ -1,6 +1,7 @@
 """`plausibility`: keep the synthetic rows a recommender trained on real data finds plausible.
 
-Like the denoising step of LLMRec, a backend is trained on the real training split and each
+Like the denoising step of LLMRec, a backend is trained on the real training split (less a
+``valid_share`` of each user's rows, held out for the backend's early stopping) and each
 synthetic (user, item) pair is ranked among ALL catalog items for that user. The rank is
 normalised to a percentile (0 = the user's top item, 1 = the bottom one; ties share their
 middle rank). ``mode=plausible`` keeps the best-ranked rows; ``mode=hard`` keeps the
