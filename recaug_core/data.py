@@ -30,7 +30,6 @@ INTERACTION_SCHEMA = pa.schema(
 )
 STANDARD_COLUMNS = tuple(INTERACTION_SCHEMA.names)
 REQUIRED_COLUMNS = ("user_id", "item_id")
-_CAST_CHUNK = 65_536
 
 LineOf = Callable[[int], int]
 
@@ -373,21 +372,28 @@ def _integral(
 
 
 def _first_uncastable(column: pa.ChunkedArray, target: pa.DataType) -> int | None:
+    """The first row that does not cast, found by halving: O(n) casting, no loop per row."""
     offset = 0
     for chunk in column.chunks:
-        for start in range(0, len(chunk), _CAST_CHUNK):
-            part = chunk.slice(start, _CAST_CHUNK)
-            try:
-                part.cast(target)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                for i in range(len(part)):
-                    try:
-                        part.slice(i, 1).cast(target)
-                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                        return offset + start + i
-            # keep scanning: the chunk cast fine
+        if not _casts(chunk, target):
+            lo, hi = 0, len(chunk)  # chunk[lo:hi] holds the first failure
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if _casts(chunk.slice(lo, mid - lo), target):
+                    lo = mid
+                else:
+                    hi = mid
+            return offset + lo
         offset += len(chunk)
     return None
+
+
+def _casts(values: pa.Array, target: pa.DataType) -> bool:
+    try:
+        values.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
 
 
 def _first_true(mask: pa.ChunkedArray | pa.Array) -> int | None:
