@@ -201,4 +201,4 @@ def normalize_rows(table: pa.Table, *, where: str) -> pa.Table:
     try:
         return normalize_interactions(table)
     except DataError as error:
-        raise DataError(error.reason, file=where, column=error.column) from None
+        raise DataError(error.reason, file=where, row=error.row, column=error.column) from None

@@ -92,7 +92,7 @@ class HFSource(DataSource):
         try:
             return normalize_entity_table(rename(table, {key: "item_id"}), "item_id", what="items")
         except DataError as error:
-            raise DataError(error.reason, file=ref, column=error.column) from None
+            raise DataError(error.reason, file=ref, row=error.row, column=error.column) from None
 
     def _read(self, ref: str, *, split: str, only_split: bool) -> pa.Table:
         dataset = self._open(ref)

@@ -132,7 +132,9 @@ class TableSource(DataSource):
             try:
                 return normalize_entity_table(table, key, what=what)
             except DataError as error:
-                raise DataError(error.reason, file=str(path), column=error.column) from None
+                raise DataError(
+                    error.reason, file=str(path), row=error.row, column=error.column
+                ) from None
         return normalize_entity_table(table, key, what=what, file=str(path), line_of=line_of)
 
     def _format(self, path: Path, *, from_path: bool = False) -> Format:

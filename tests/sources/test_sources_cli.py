@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from recaug_sources import samples
@@ -28,46 +29,46 @@ EXPECTED = {
 
 @pytest.mark.parametrize("sample", sorted(EXPECTED))
 def test_data_info_json_for_every_source(
-    tmp_path: Path, cli: Callable[..., object], sample: str
+    tmp_path: Path, recaug: Callable[..., Any], sample: str
 ) -> None:
     ref = samples.write(sample, tmp_path)
-    result = cli("data", "info", ref, "--json")
-    assert result.code == 0, result.err  # type: ignore[attr-defined]
-    info = json.loads(result.out)  # type: ignore[attr-defined]
+    result = recaug("data", "info", ref, "--json")
+    assert result.code == 0, result.err
+    info = json.loads(result.out)
     source, rows, users, items = EXPECTED[sample]
     assert info["source"]["source"] == source
     assert (info["interactions"], info["users"], info["items"]) == (rows, users, items)
 
 
-def test_demo_info_json(cli: Callable[..., object]) -> None:
-    result = cli("data", "info", "demo", "--json", "-s", "users=30", "-s", "items=20")
+def test_demo_info_json(recaug: Callable[..., Any]) -> None:
+    result = recaug("data", "info", "demo", "--json", "-s", "users=30", "-s", "items=20")
     assert result.code == 0
-    assert json.loads(result.out)["source"]["source"] == "demo"  # type: ignore[attr-defined]
+    assert json.loads(result.out)["source"]["source"] == "demo"
 
 
-def test_source_option_forces_a_reader(tmp_path: Path, cli: Callable[..., object]) -> None:
+def test_source_option_forces_a_reader(tmp_path: Path, recaug: Callable[..., Any]) -> None:
     folder = Path(samples.write("recbole", tmp_path))
     inter = folder / "toy.inter"
     # a RecBole file read as plain TSV keeps its typed column names
-    result = cli("data", "info", str(inter), "--source", "table", "-s", "format=tsv", "--json")
-    assert result.code == 2  # type: ignore[attr-defined]
-    assert "missing required column 'user_id'" in result.err  # type: ignore[attr-defined]
-    mapped = cli(
+    result = recaug("data", "info", str(inter), "--source", "table", "-s", "format=tsv", "--json")
+    assert result.code == 2
+    assert "missing required column 'user_id'" in result.err
+    mapped = recaug(
         "data", "info", str(inter), "--source", "table", "-s", "format=tsv",
         "-s", "user=user_id:token", "-s", "item=item_id:token", "--json",
     )  # fmt: skip
-    assert mapped.code == 0, mapped.err  # type: ignore[attr-defined]
-    assert json.loads(mapped.out)["interactions"] == 12  # type: ignore[attr-defined]
+    assert mapped.code == 0, mapped.err
+    assert json.loads(mapped.out)["interactions"] == 12
 
 
-def test_cleaning_options_on_the_command_line(tmp_path: Path, cli: Callable[..., object]) -> None:
+def test_cleaning_options_on_the_command_line(tmp_path: Path, recaug: Callable[..., Any]) -> None:
     ref = samples.write("movielens-25m", tmp_path)
-    positives = json.loads(cli("data", "info", ref, "--min-rating", "4", "--json").out)  # type: ignore[attr-defined]
+    positives = json.loads(recaug("data", "info", ref, "--min-rating", "4", "--json").out)
     assert positives["source"]["cleaning"]["below_min_rating_removed"] == 6
     assert positives["interactions"] == 6
-    core = json.loads(cli("data", "info", ref, "--kcore", "2", "--json").out)  # type: ignore[attr-defined]
+    core = json.loads(recaug("data", "info", ref, "--kcore", "2", "--json").out)
     assert core["source"]["cleaning"]["kcore_removed"] == 1  # item 13 has one rating
-    assert (core["interactions"], core["items"]) == (11, 6)  # the catalog keeps item 13
-    emptied = cli("data", "info", ref, "--min-rating", "4", "--kcore", "2")
-    assert emptied.code == 2  # type: ignore[attr-defined]
-    assert "no interactions left" in emptied.err  # type: ignore[attr-defined]
+    assert (core["interactions"], core["items"]) == (11, 5)  # item 13 leaves the catalog too
+    emptied = recaug("data", "info", ref, "--min-rating", "4", "--kcore", "2")
+    assert emptied.code == 2
+    assert "no interactions left" in emptied.err

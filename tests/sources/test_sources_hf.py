@@ -65,7 +65,7 @@ def test_bad_rows_name_the_dataset_and_row(tmp_path: Path) -> None:
     datasets.Dataset.from_dict({"user_id": ["a", ""], "item_id": ["x", "y"]}).save_to_disk(
         str(saved)
     )
-    with pytest.raises(DataError, match=r"bad, column 'user_id': row 2: empty id"):
+    with pytest.raises(DataError, match=r"bad, row 2, column 'user_id': empty id"):
         HFSource().load(str(saved))
 
 

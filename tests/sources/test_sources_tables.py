@@ -133,7 +133,7 @@ def test_a_line_longer_than_a_block_still_loads(tmp_path: Path) -> None:
 def test_parquet_errors_name_the_row(tmp_path: Path) -> None:
     path = tmp_path / "x.parquet"
     pq.write_table(pa.table({"user_id": ["a", "b"], "item_id": ["c", None]}), path)
-    with pytest.raises(DataError, match=r"x.parquet, column 'item_id': row 2: missing value"):
+    with pytest.raises(DataError, match=r"x.parquet, row 2, column 'item_id': missing value"):
         load(path)
     (tmp_path / "empty.parquet").write_bytes(b"")
     with pytest.raises(DataError, match="file is empty"):
