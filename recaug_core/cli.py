@@ -65,7 +65,12 @@ def run(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        # One sentence, like every other bad input (not click's three-line usage block).
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        message = " ".join(exc.format_message().split())
+        click.echo(f"error: {message.rstrip('.') if hint else message}{hint}", err=True)
         return 2
     except click.Abort:
         click.echo("aborted", err=True)
