@@ -98,16 +98,37 @@ def split_dataset(data: Dataset, spec: SplitSpec | None = None, seed: int = 0) -
             key = np.random.default_rng(seed).random(n)
         else:
             key = _timestamps(interactions, spec.protocol)
-        order = np.lexsort((np.arange(n), key, users))  # by user, then key, then file order
+        order = _order_by_user(users, key)
         if spec.protocol == "leave-one-out":
             labels = _tail_labels(users, order, lambda counts: _leave_one_out(counts))
         else:
             labels = _tail_labels(users, order, lambda counts: _ratio_counts(counts, spec.ratios))
-    names = np.array(PARTS, dtype=object)[labels]
-    table = interactions.append_column(SPLIT_COLUMN, pa.array(names, pa.string()))
+    names = pa.array(PARTS, pa.string()).take(pa.array(labels))
+    table = interactions.append_column(SPLIT_COLUMN, names)
     base = data.with_interactions(interactions)
     parts = [base.with_interactions(interactions.filter(pa.array(labels == i))) for i in range(3)]
     return Split(parts[0], parts[1], parts[2], table=table, spec=spec, seed=seed)
+
+
+def _order_by_user(users: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Rows sorted by user, then key, then file order: ``np.lexsort((rows, key, users))``,
+    computed as a stable sort by key and then a stable radix sort by user (faster)."""
+    by_key = np.argsort(key, kind="stable")
+    return by_key[_stable_order(users[by_key])]
+
+
+def _stable_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` for non-negative integers, in 16-bit digits:
+    numpy radix-sorts 16-bit integers in linear time."""
+    order = np.arange(len(values))
+    top = int(values.max()) if len(values) else 0
+    shift = 0
+    while True:
+        digit = ((values[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digit, kind="stable")]
+        shift += 16
+        if top >> shift == 0:
+            return order
 
 
 def _timestamps(interactions: pa.Table, protocol: str) -> np.ndarray:
