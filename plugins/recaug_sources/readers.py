@@ -271,6 +271,8 @@ def locate_delimited_problem(path: Path, layout: Delimited, width: int) -> tuple
             continue
         if number == 1 and layout.header:
             continue
+        if layout.quoting and text.count('"') % 2:
+            return number, 'a quoted value (") is not closed on this line'
         fields = _split_fields(text, layout)
         if width and len(fields) != width:
             return number, f"expected {width} fields separated by {shown}, found {len(fields)}"
