@@ -49,7 +49,7 @@ rows = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(rows=rows, keep_all=st.booleans())
 def test_drop_repeats_matches_the_plain_sort(rows: list[tuple], keep_all: bool) -> None:
     columns = list(zip(*rows))
@@ -76,7 +76,7 @@ KEY_KINDS = [
 ]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     users=st.lists(st.integers(0, 70_000) | st.integers(0, 3), min_size=0, max_size=60),
     data=st.data(),
