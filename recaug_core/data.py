@@ -343,6 +343,8 @@ def _cast_column(
     kind = (
         "a number" if pa.types.is_floating(target) or pa.types.is_integer(target) else str(target)
     )
+    if pa.types.is_integer(target) and isinstance(value, float):
+        kind = f"a whole number within the range of {target}"  # a number, but 1.5 or 1e300
     raise DataError(
         f"value {value!r} is not {kind}",
         column=name,

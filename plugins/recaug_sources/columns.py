@@ -168,9 +168,11 @@ def _integers_to_seconds(numbers: pa.ChunkedArray, unit: TimeUnit) -> pa.Chunked
 
 
 def _floats_to_seconds(values: pa.ChunkedArray, unit: TimeUnit) -> pa.ChunkedArray | None:
-    if not pc.all(pc.fill_null(pc.is_finite(values), True)).as_py():
-        return None  # validation names the first NaN or infinite time
-    return pc.floor(pc.divide(values, float(_PER_SECOND[unit]))).cast(pa.int64())
+    seconds = pc.floor(pc.divide(values, float(_PER_SECOND[unit])))
+    fits = pc.and_(pc.is_finite(seconds), pc.less(pc.abs(seconds), 2.0**62))
+    if not pc.all(pc.fill_null(fits, True)).as_py():
+        return None  # validation names the first NaN, infinite or huge time
+    return seconds.cast(pa.int64())
 
 
 def _numeric_text_to_seconds(text: pa.ChunkedArray, unit: TimeUnit) -> pa.ChunkedArray | None:

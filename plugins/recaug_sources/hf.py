@@ -116,6 +116,8 @@ class HFSource(DataSource):
         import datasets
 
         body = ref.removeprefix(PREFIX)
+        if not body.strip():
+            raise RecaugError(f"{ref!r}: expected hf:NAME, hf:NAME:CONFIG or a saved folder")
         path = Path(body)
         try:
             if is_saved_dataset(path):

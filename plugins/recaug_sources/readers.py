@@ -400,6 +400,13 @@ def read_jsonl(path: Path, schema: pa.Schema | None = None) -> tuple[pa.Table, L
         if line is not None:
             raise DataError(reason, file=str(path), line=line) from None
         raise DataError(error.reason, file=str(path)) from None
+    try:
+        table.schema.names  # noqa: B018  (pyarrow accepts field names that are not UTF-8)
+    except UnicodeDecodeError:
+        line, reason = locate_jsonl_problem(path, schema)
+        raise DataError(
+            reason or "a field name is not valid UTF-8", file=str(path), line=line
+        ) from None
     if table.num_rows == 0:
         raise DataError("no data rows", file=str(path))
     return table, row_line_mapper(path, 1, blank=_is_whitespace)

@@ -263,6 +263,10 @@ CASES = [
         "behaviors.tsv",
         ("behaviors.tsv", "line 1", "impression '-0'"),
     ),
+    Case("demo with a negative seed", {}, "demo", ("option 'seed'",), ("-s", "seed=-3")),
+    Case("demo too large", {}, "demo", ("option 'users'",), ("-s", "users=10000000000")),
+    Case("hf: without a name", {}, "hf:", ("'hf:'", "expected hf:NAME")),
+    Case("hf: without a name but a config", {}, "hf::x", ("hf::x", "expected hf:NAME")),
     Case(
         "unknown source option",
         {"g.csv": csv(GOOD)},
@@ -326,7 +330,9 @@ def assert_one_sentence(result: Any, says: tuple[str, ...]) -> None:
 def test_malformed_input(tmp_path: Path, recaug: Callable[..., Any], case: Case) -> None:
     write_case(tmp_path, case)
     before = listing(tmp_path)
-    result = recaug("data", "info", str(tmp_path / case.ref), *case.options, "--json")
+    named = case.ref == "demo" or case.ref.startswith("hf:")
+    ref = case.ref if named else str(tmp_path / case.ref)
+    result = recaug("data", "info", ref, *case.options, "--json")
     if case.says:
         assert_one_sentence(result, case.says)
     else:

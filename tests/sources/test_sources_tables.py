@@ -95,6 +95,10 @@ def test_latin1_file_with_encoding_option(tmp_path: Path) -> None:
         ("user,item,rating\na,b,4\nc,d,inf\n", r"line 3, column 'rating': value inf"),
         ("user,item,rating\na,b,4\n\nc,d,five\n", r"line 4, column 'rating': value 'five'"),
         ("user,item,timestamp\na,b,-5\n", r"line 2, column 'timestamp': negative timestamp -5"),
+        (
+            "user,item,timestamp\na,b,1.5e300\n",
+            r"line 2, column 'timestamp': value 1.5e\+300 is not a whole number within the range",
+        ),
         ("user,item\na,b\nc\n", r"line 3: expected 2 fields separated by commas, found 1"),
         ("user,item\na,b,c\n", r"line 2: expected 2 fields separated by commas, found 3"),
         ("user,item,user\na,b,c\n", r"line 1: column 'user' appears twice in the header"),
