@@ -205,6 +205,12 @@ CASES = [
     ),
     Case("no such file", {}, "missing.csv", ("missing.csv", "file not found")),
     Case(
+        "a newline in the file name",
+        {"x\ny.csv": csv("user,item\nu1,i1\nu2\n")},
+        "x\ny.csv",
+        ("x\\ny.csv", "line 3"),  # shown escaped: the message stays one line
+    ),
+    Case(
         "folder without interactions",
         {"f/readme.txt": b"hello"},
         "f",

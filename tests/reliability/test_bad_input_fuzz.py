@@ -227,7 +227,7 @@ NUMBERS = st.text(alphabet="0123456789.,-e +", max_size=14)
 )
 def test_option_parsers(kind: str, text: str) -> None:
     """The functions behind --filter, --ratios, --k, -o and -s: a value or a named error."""
-    from recaug_core.cli import parse_pairs
+    from recaug_core.cli import error_line, parse_pairs
     from recaug_core.commands.augment import build_filters
     from recaug_core.commands.common import split_spec
     from recaug_core.commands.evaluate import parse_ks
@@ -248,8 +248,7 @@ def test_option_parsers(kind: str, text: str) -> None:
         else:
             create("sources", "demo", parse_pairs([text], "--source-option"))
     except RecaugError as error:
-        message = str(error)
-        assert message and "\n" not in message
+        message = error_line(error)  # as the CLI prints it
         flag = {"filter": "--filter", "ratios": "--ratios", "k": "--k"}.get(kind)
         mentions = [flag] if flag else ["--option", "--source-option", "option", "KEY=VALUE"]
         if kind == "filter":
