@@ -8,11 +8,12 @@ compressed (``.csv.gz``, ``.jsonl.bz2``).
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from recaug_core.api import DataSource
 from recaug_core.data import Dataset, normalize_entity_table, normalize_interactions
@@ -73,6 +74,23 @@ class TableOptions(ColumnOptions):
         default=None, description="file with item metadata (item_id, title...)"
     )
     users: str | None = Field(default=None, description="file with user metadata")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError("unknown text encoding (try utf-8 or latin-1)") from None
+        return value
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_plain_character(cls, value: str | None) -> str | None:
+        # pyarrow takes one ASCII character; a quote or line break cannot separate fields
+        if value is not None and not (value == "\t" or (" " <= value <= "~" and value != '"')):
+            raise ValueError("must be one ASCII character such as , ; | or a tab")
+        return value
 
 
 class TableSource(DataSource):

@@ -288,6 +288,20 @@ CASES = [
         ("-s", "header=maybe"),
     ),
     Case(
+        "delimiter that is not one ASCII character",
+        {"g.csv": csv(GOOD)},
+        "g.csv",
+        ("option 'delimiter'", "one ASCII character"),
+        ("-s", "delimiter=é"),
+    ),
+    Case(
+        "unknown encoding",
+        {"g.csv": csv(GOOD)},
+        "g.csv",
+        ("option 'encoding'", "unknown text encoding"),
+        ("-s", "encoding=klingon"),
+    ),
+    Case(
         "source option that is not KEY=VALUE",
         {"g.csv": csv(GOOD)},
         "g.csv",
