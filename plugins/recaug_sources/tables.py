@@ -141,7 +141,7 @@ class TableSource(DataSource):
     def read_entity(self, path: Path | None, key: str, what: str) -> pa.Table | None:
         if path is None:
             return None
-        table, line_of = self.read(path, format_from_path=True)
+        table, line_of = self.read(path, metadata=True)
         if key not in table.column_names:
             found = find_alias(table.column_names, key)
             if found is not None:
@@ -171,26 +171,31 @@ class TableSource(DataSource):
         self,
         path: Path,
         *,
-        format_from_path: bool = False,
+        metadata: bool = False,
         id_columns: set[str] | frozenset[str] = frozenset(),
     ) -> tuple[pa.Table, LineOf | None]:
-        """One file as a table, and row -> line (None for Parquet, which has rows only)."""
+        """One file as a table, and row -> line (None for Parquet, which has rows only).
+
+        The layout options (format, delimiter, header, columns) describe the interactions
+        file; ``metadata`` files (items, users) are read by their extension, with a header.
+        """
         check_file(path)
-        fmt = self._format(path, from_path=format_from_path)
+        fmt = self._format(path, from_path=metadata)
         if fmt == "parquet":
             return read_parquet(path), None
         if fmt == "jsonl":
             return read_jsonl(path)
+        options = self.options if not metadata else TableOptions(encoding=self.options.encoding)
         layout = Delimited(
-            delimiter=self.options.delimiter or ("\t" if fmt == "tsv" else ","),
-            header=self.options.header,
-            names=self.options.columns,
-            encoding=self.options.encoding,
+            delimiter=options.delimiter or ("\t" if fmt == "tsv" else ","),
+            header=options.header,
+            names=options.columns,
+            encoding=options.encoding,
             types_for=lambda names: {
                 name: pa.string() for name in names if name in id_columns or is_id_column(name)
             },
         )
-        if not self.options.header and not self.options.columns:
+        if not options.header and not options.columns:
             raise DataError(
                 "option header=false needs the column names: pass -s columns=user,item,rating",
                 file=str(path),

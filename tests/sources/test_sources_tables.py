@@ -185,3 +185,17 @@ def test_cleaning_options_apply_to_table_data(tmp_path: Path) -> None:
     assert len(positive) == 2
     repeats = load_data(str(path), clean_options=CleanOptions(keep_repeats=True)).dataset
     assert len(repeats) == 5
+
+
+def test_layout_options_describe_the_interactions_file_only(tmp_path: Path) -> None:
+    write(tmp_path / "interactions.txt", "u1;i1\nu2;i2\n")
+    write(tmp_path / "items.csv", "item_id,title\ni1,One\ni2,Two\n")
+    data = load(
+        tmp_path / "interactions.txt",
+        format="csv",
+        delimiter=";",
+        header=False,
+        columns="user,item",
+        items=str(tmp_path / "items.csv"),
+    )
+    assert data.items is not None and data.items.column("title").to_pylist() == ["One", "Two"]
