@@ -103,3 +103,15 @@ def test_u_item_with_a_missing_field(tmp_path: Path) -> None:
         DataError, match=r"u.item, line 5: expected 24 fields separated by '\|', found 23"
     ):
         load(folder)
+
+
+def test_10m_half_stars_utf8_titles_and_no_users(tmp_path: Path) -> None:
+    folder = tmp_path / "ml-10M100K"
+    folder.mkdir()
+    ratings = [f"{u}::{i}::{r:g}::{t}" for u, i, r, t in samples.RATINGS]
+    (folder / "ratings.dat").write_text("\n".join(ratings) + "\n")
+    (folder / "movies.dat").write_text("10::Amélie (2001)::Comedy|Romance\n", encoding="utf-8")
+    data = load(folder)
+    assert pairs(data) == sorted(samples.RATINGS)  # 4.5, 3.5 and 2.5 kept
+    assert data.items is not None and data.items.column("title")[0].as_py() == "Amélie (2001)"
+    assert data.users is None
