@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from recaug_core import metrics
+from recaug_core import arrays, metrics
 from recaug_core.api import Recommender
 from recaug_core.data import Dataset
 from recaug_core.runtime import RunContext
@@ -81,10 +81,10 @@ class RankingTask:
         h_users, h_items = h_users[ok], h_items[ok]
         ok = real_lengths[h_users] > 0  # a user with no training history cannot be ranked for
         h_users, h_items = h_users[ok], h_items[ok]
-        users = np.unique(h_users)
+        users = arrays.unique(h_users)
         row_of = np.full(len(train.user_index), -1, dtype=np.int64)
         row_of[users] = np.arange(len(users))
-        keys = np.unique(row_of[h_users] * n_items + h_items)
+        keys = arrays.unique(row_of[h_users] * n_items + h_items)
         n_relevant = np.bincount(keys // n_items, minlength=len(users))
         indptr, indices = known_pairs(known, n_items)
         return cls(users, keys, n_relevant, indptr, indices, n_items)

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from recaug_core import arrays
+
 RANKING = ("recall", "ndcg", "hit", "mrr", "precision")
 BEYOND = ("coverage", "gini", "novelty", "avg_popularity", "tail_share")
 
@@ -38,7 +40,7 @@ def hit_matrix(
     """
     top = top.astype(np.int64)
     keys = rows[:, None].astype(np.int64) * n_items + top
-    return np.isin(keys, relevant_keys) & (top >= 0)
+    return arrays.isin(keys, relevant_keys) & (top >= 0)
 
 
 def ranking_metrics(

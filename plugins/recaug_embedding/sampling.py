@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from recaug_core import arrays
+
 RESAMPLE_ROUNDS = 10
 DENSE_MASK_LIMIT = 1 << 27  # user x item flags up to 128 MiB; beyond, binary search
 
@@ -17,7 +19,7 @@ DENSE_MASK_LIMIT = 1 << 27  # user x item flags up to 128 MiB; beyond, binary se
 class NegativeSampler:
     def __init__(self, users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> None:
         self.n_items = n_items
-        keys = np.unique(users.astype(np.int64) * n_items + items)
+        keys = arrays.unique(users.astype(np.int64) * n_items + items)
         if n_users * n_items <= DENSE_MASK_LIMIT:
             mask = np.zeros(n_users * n_items, dtype=bool)
             mask[keys] = True

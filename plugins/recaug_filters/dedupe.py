@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from recaug_core import arrays
 from recaug_core.api import FilterResult, Options, QualityFilter
 from recaug_core.data import Dataset, IdIndex
 from recaug_core.runtime import RunContext
@@ -24,11 +25,8 @@ class DedupeFilter(QualityFilter):
         items = train.item_index.extend(synthetic.column("item_id"))
         real_keys = _pair_keys(train.interactions, users, items)
         keys = _pair_keys(synthetic, users, items)
-        copies_real = np.isin(keys, real_keys)
-        # np.unique's return_index is the first occurrence: the earliest row of a pair stays.
-        _, first = np.unique(keys, return_index=True)
-        repeated = np.ones(len(keys), dtype=bool)
-        repeated[first] = False
+        copies_real = arrays.isin(keys, real_keys)
+        repeated = ~arrays.first_occurrences(keys)  # the earliest row of a pair stays
         return split_rows(
             synthetic,
             copies_real | repeated,

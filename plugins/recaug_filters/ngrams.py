@@ -6,6 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recaug_core import arrays
+
 # Words are runs of letters and digits, compared lower-cased.
 NON_WORD = r"[^\p{L}\p{N}]+"
 
@@ -50,5 +52,5 @@ def copied_texts(generated: pa.Array, reference: pa.Array, n: int) -> np.ndarray
     gen_keys, gen_text = ngram_keys(codes[: len(gen_words)], gen_owner, n)
     ref_keys, _ = ngram_keys(codes[len(gen_words) :], ref_owner, n)
     copied = np.zeros(len(generated), dtype=bool)
-    copied[gen_text[np.isin(gen_keys, ref_keys)]] = True
+    copied[gen_text[arrays.isin(gen_keys, ref_keys)]] = True
     return copied

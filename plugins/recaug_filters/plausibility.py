@@ -26,6 +26,7 @@ import pyarrow as pa
 from pydantic import Field, field_validator
 from scipy.stats import rankdata
 
+from recaug_core import arrays
 from recaug_core.api import FilterResult, Options, QualityFilter, Recommender
 from recaug_core.data import Dataset
 from recaug_core.errors import OptionsError, RecaugError
@@ -180,7 +181,7 @@ def rank_percentiles(
     out = np.empty(len(users), dtype=np.float64)
     if len(users) == 0:
         return out
-    distinct, row_user = np.unique(users, return_inverse=True)
+    distinct, row_user = arrays.unique_inverse(users)
     order = np.argsort(row_user, kind="stable")
     starts = np.searchsorted(row_user[order], np.arange(len(distinct) + 1))
     user_batch = max(1, min(1024, MAX_BLOCK // max(n_items, 1)))

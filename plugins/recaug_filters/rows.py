@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from recaug_core import arrays
 from recaug_core.api import FilterResult
 from recaug_core.data import Dataset, IdIndex
 
@@ -77,7 +78,7 @@ def real_sets(train: Dataset, items: IdIndex) -> sp.csr_matrix:
     real = train.real()
     users = real.user_index.indices(real.interactions.column("user_id"))
     cols = items.indices(real.interactions.column("item_id"))
-    active, rows = np.unique(users, return_inverse=True)
+    active, rows = arrays.unique_inverse(users)
     return binary_matrix(rows, cols, (len(active), len(items)))
 
 

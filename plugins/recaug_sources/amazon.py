@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from recaug_core import arrays
 from recaug_core.api import DataSource, Options
 from recaug_core.data import Dataset, normalize_entity_table, normalize_interactions
 from recaug_core.errors import DataError
@@ -190,8 +191,7 @@ def _read_meta(path: Path, release: Release) -> pa.Table:
         raise DataError("missing value", file=str(path), line=line_of(row), column=release.item)
     # Metadata files repeat some products: keep each id's first entry.
     codes = np.asarray(pc.index_in(ids, value_set=pc.unique(ids)).to_numpy(), dtype=np.int64)
-    _, first = np.unique(codes, return_index=True)
-    rows = np.sort(first)
+    rows = np.flatnonzero(arrays.first_occurrences(codes))
     return normalize_entity_table(
         items.take(pa.array(rows)),
         "item_id",

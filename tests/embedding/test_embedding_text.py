@@ -27,6 +27,7 @@ FAST = {"dim": 8, "epochs": 3, "batch_size": 256, "negatives": 2}
 def text_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     import torch
     from sentence_transformers import SentenceTransformer
+
     try:  # sentence-transformers >= 6 moved the modules
         from sentence_transformers.sentence_transformer import modules as st_models
     except ImportError:
