@@ -23,7 +23,6 @@ from recaug_embedding.model import EmbeddingModel
 from recaug_embedding.sampling import NegativeSampler
 
 VALID_METRIC = "ndcg@10"
-INIT_STD = 0.1
 
 
 @dataclass
@@ -64,7 +63,7 @@ def fit_embeddings(
         options.layers,
         propagator,
         generator(seed, "embedding", "init"),
-        INIT_STD,
+        options.init_std,
         text=None if text is None else torch.from_numpy(text),
         text_mode=options.text_mode,
     )
