@@ -47,8 +47,18 @@ def clean(data: Dataset, options: CleanOptions | None = None) -> tuple[Dataset, 
         table = _kcore(table, options.kcore)
         report["kcore_removed"] = before - table.num_rows
     report["rows_out"] = table.num_rows
-    # Cleaning drops rows, never catalog entries: the indexes are rebuilt from what is left.
-    return Dataset(table, items=data.items, users=data.users, name=data.name), report
+    items, users = data.items, data.users
+    if options.kcore > 1:
+        # k-core removes users and items themselves, not only their rows
+        items = _only(items, "item_id", table.column("item_id"))
+        users = _only(users, "user_id", table.column("user_id"))
+    return Dataset(table, items=items, users=users, name=data.name), report
+
+
+def _only(entities: pa.Table | None, key: str, keep: pa.ChunkedArray) -> pa.Table | None:
+    if entities is None:
+        return None
+    return entities.filter(pc.is_in(entities.column(key), value_set=pc.unique(keep)))
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, int]:

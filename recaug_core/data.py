@@ -82,12 +82,13 @@ class IdIndex:
         return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
     def indices(self, values: pa.Array | pa.ChunkedArray | Sequence[str]) -> np.ndarray:
-        """Like ``lookup`` but every value must be known."""
+        """Like ``lookup`` but every value must be known (KeyError naming the first that is not)."""
+        if not isinstance(values, (pa.Array, pa.ChunkedArray)):
+            values = pa.array(list(values), pa.string())
         idx = self.lookup(values)
         if len(idx) and idx.min() < 0:
-            missing = pa.chunked_array([values]) if isinstance(values, pa.Array) else values
             first = int(np.flatnonzero(idx < 0)[0])
-            raise KeyError(f"unknown id {pa.chunked_array(missing)[first].as_py()!r}")
+            raise KeyError(f"unknown id {values[first].as_py()!r}")
         return idx
 
     def to_ids(self, idx: np.ndarray | Sequence[int]) -> pa.Array:
@@ -263,15 +264,12 @@ class Dataset:
 
 
 def _row_where(file: str | None, line_of: LineOf | None, row: int) -> dict[str, Any]:
+    """Where a 0-based row is: a file line when known, else the 1-based row."""
     if line_of is not None:
         return {"file": file, "line": line_of(row)}
     if file is not None:
         return {"file": file, "line": row + 1}
-    return {}
-
-
-def _prefix_row(row: int, line_of: LineOf | None, file: str | None) -> str:
-    return "" if (line_of is not None or file is not None) else f"row {row + 1}: "
+    return {"row": row + 1}
 
 
 def normalize_interactions(
@@ -349,7 +347,7 @@ def _cast_column(
         "a number" if pa.types.is_floating(target) or pa.types.is_integer(target) else str(target)
     )
     raise DataError(
-        f"{_prefix_row(row or 0, line_of, file)}value {value!r} is not {kind}",
+        f"value {value!r} is not {kind}",
         column=name,
         **where,
     )
@@ -365,7 +363,7 @@ def _integral(
     if len(bad):
         row = int(bad[0])
         raise DataError(
-            f"{_prefix_row(row, line_of, file)}id {values[row]!r} is not a whole number or text",
+            f"id {float(values[row])!r} is not a whole number or text",
             column=name,
             **_row_where(file, line_of, row),
         )
@@ -403,7 +401,7 @@ def _check_ids(
         row = _first_true(column.is_null())
         assert row is not None
         raise DataError(
-            f"{_prefix_row(row, line_of, file)}missing value",
+            "missing value",
             column=name,
             **_row_where(file, line_of, row),
         )
@@ -411,7 +409,7 @@ def _check_ids(
     row = _first_true(empty)
     if row is not None:
         raise DataError(
-            f"{_prefix_row(row, line_of, file)}empty id",
+            "empty id",
             column=name,
             **_row_where(file, line_of, row),
         )
@@ -426,7 +424,7 @@ def _check_finite(
     row = _first_true(bad)
     if row is not None:
         raise DataError(
-            f"{_prefix_row(row, line_of, file)}value {column[row].as_py()} is not a finite number",
+            f"value {column[row].as_py()} is not a finite number",
             column=name,
             **_row_where(file, line_of, row),
         )
@@ -441,8 +439,7 @@ def _check_non_negative(
     row = _first_true(bad)
     if row is not None:
         raise DataError(
-            f"{_prefix_row(row, line_of, file)}negative {name} {column[row].as_py()} "
-            "(expected seconds since 1970)",
+            f"negative {name} {column[row].as_py()} (expected seconds since 1970)",
             column=name,
             **_row_where(file, line_of, row),
         )

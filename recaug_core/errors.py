@@ -10,7 +10,8 @@ class RecaugError(Exception):
 
 
 class DataError(RecaugError):
-    """A data file or table that cannot be read, naming where the problem is."""
+    """A data file or table that cannot be read, naming where: file, line (or row of a table
+    that did not come from a file, 1-based) and column."""
 
     def __init__(
         self,
@@ -18,10 +19,12 @@ class DataError(RecaugError):
         *,
         file: str | None = None,
         line: int | None = None,
+        row: int | None = None,
         column: str | None = None,
     ) -> None:
         self.file = file
         self.line = line
+        self.row = row
         self.column = column
         self.reason = message
         where = []
@@ -29,6 +32,8 @@ class DataError(RecaugError):
             where.append(str(file))
         if line is not None:
             where.append(f"line {line}")
+        elif row is not None:
+            where.append(f"row {row}")
         if column is not None:
             where.append(f"column '{column}'")
         prefix = ", ".join(where)

@@ -59,6 +59,7 @@ class RunFolder:
         self, fingerprint: dict[str, Any], *, resume: bool, command: list[str] | None = None
     ) -> bool:
         """Prepare the folder; returns True when resuming earlier work in it."""
+        fingerprint = json.loads(json.dumps(fingerprint, default=str))  # as stored: tuples -> lists
         if self.path.exists() and not self.path.is_dir():
             raise RecaugError(f"--out {self.path} is a file, not a folder")
         self.created = not self.path.exists()

@@ -120,7 +120,7 @@ def _timestamps(interactions: pa.Table, protocol: str) -> np.ndarray:
     if column.null_count:
         row = int(np.flatnonzero(column.is_null().to_numpy())[0])
         raise DataError(
-            f"row {row + 1}: missing timestamp, needed by split '{protocol}'", column="timestamp"
+            f"missing timestamp, needed by split '{protocol}'", row=row + 1, column="timestamp"
         )
     return np.asarray(column.to_numpy(), dtype=np.int64)
 
@@ -187,7 +187,7 @@ def _given_labels(interactions: pa.Table, column: str) -> np.ndarray:
         row = int(np.flatnonzero(codes < 0)[0])
         value = interactions.column(column)[row].as_py()
         raise DataError(
-            f"row {row + 1}: split value {value!r} is not train, valid or test", column=column
+            f"split value {value!r} is not train, valid or test", row=row + 1, column=column
         )
     mapping = np.array(list(_ALIASES.values()), dtype=np.int8)
     return mapping[codes]

@@ -60,7 +60,8 @@ def describe(dataset: Any) -> dict[str, Any]:
 
     lengths = dataset.user_lengths()
     popularity = dataset.item_popularity()
-    n, users, items = len(dataset), dataset.n_users, dataset.n_items
+    lengths = lengths[lengths > 0]  # users listed in a users table but without interactions
+    n, users, items = len(dataset), len(lengths), dataset.n_items
     rating = dataset.interactions.column("rating")
     time = dataset.interactions.column("timestamp")
     rating_info: dict[str, Any] = {}
@@ -89,6 +90,7 @@ def describe(dataset: Any) -> dict[str, Any]:
         "interactions": n,
         "users": users,
         "items": items,
+        "items_with_interactions": int((popularity > 0).sum()),
         "density": n / (users * items) if users and items else 0.0,
         "user_length_quantiles": quantiles(lengths),
         "item_popularity_quantiles": quantiles(popularity),

@@ -1,0 +1,78 @@
+"""What a new user sees first: version, help, exit codes, and a light start-up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from recaug_core import __version__
+
+
+def test_version(recaug):
+    result = recaug("--version")
+    assert result.code == 0
+    assert __version__ in result.out
+
+
+def test_module_entry_point_works(recaug_subprocess):
+    result = recaug_subprocess("--version")
+    assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_help_imports_neither_torch_nor_pyarrow():
+    probe = (
+        "import sys; from recaug_core.cli import run; "
+        "code = run(['--help']); "
+        "heavy = [m for m in ('torch', 'transformers', 'pyarrow', 'matplotlib', 'datasets') "
+        "if m in sys.modules]; "
+        "print('HEAVY', heavy)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+    assert "augment" in result.stdout and "evaluate" in result.stdout
+
+
+def test_usage_error_exits_2_without_traceback(recaug):
+    result = recaug("augment", "--out", "x")  # --strategy missing
+    assert result.code == 2
+    assert "Traceback" not in result.err and "--strategy" in result.err
+
+
+def test_unknown_strategy_names_the_available_ones(recaug, tmp_path):
+    result = recaug("augment", "--strategy", "nope", "--out", tmp_path / "r")
+    assert result.code == 2
+    assert "unknown strategy 'nope'" in result.err
+    assert not (tmp_path / "r").exists()
+
+
+def test_data_info_json(recaug):
+    result = recaug("data", "info", "demo", "--json")
+    assert result.code == 0
+    info = json.loads(result.out)
+    assert info["users"] == 1000 and info["items"] == 500
+    assert 25_000 < info["interactions"] < 35_000
+    assert {"title", "genres", "description"} <= set(info["item_text_columns"])
+    assert info["user_length_quantiles"]["0"] >= 3
+    assert info["source"]["source"] == "demo"
+
+
+def test_missing_data_path_is_exit_2(recaug, tmp_path):
+    result = recaug("data", "info", tmp_path / "nothing.csv")
+    assert result.code == 2
+    assert "nothing.csv" in result.err
+
+
+def test_internal_errors_exit_1_with_a_hint(recaug, monkeypatch):
+    import recaug_core.commands.data as data_command
+
+    def explode(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(data_command, "describe", explode)
+    result = recaug("data", "info", "demo")
+    assert result.code == 1
+    assert "internal error: ZeroDivisionError: boom" in result.err
+    assert "--debug" in result.err and "Traceback" not in result.err

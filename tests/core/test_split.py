@@ -1,0 +1,126 @@
+"""Splits: disjoint, complete, seeded, and faithful to each protocol's promise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from recaug_core.data import Dataset
+from recaug_core.demo import demo_world
+from recaug_core.errors import DataError, RecaugError
+from recaug_core.split import SplitSpec, split_dataset
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return demo_world(n_users=150, n_items=80, n_interactions=3000)
+
+
+def pairs(part):
+    t = part.interactions
+    return set(zip(t.column("user_id").to_pylist(), t.column("item_id").to_pylist()))
+
+
+@pytest.mark.parametrize(
+    "protocol", ["random-by-user", "temporal-by-user", "leave-one-out", "global-temporal"]
+)
+def test_parts_are_disjoint_and_complete(demo, protocol):
+    split = split_dataset(demo, SplitSpec(protocol=protocol), seed=1)
+    train, valid, test = pairs(split.train), pairs(split.valid), pairs(split.test)
+    assert not (train & valid or train & test or valid & test)
+    assert len(split.train) + len(split.valid) + len(split.test) == len(demo)
+    assert split.table.num_rows == len(demo)
+    assert split.train.item_index == demo.item_index  # same integer ids everywhere
+
+
+def test_random_split_is_seeded(demo):
+    a = split_dataset(demo, seed=3).table.column("split")
+    b = split_dataset(demo, seed=3).table.column("split")
+    c = split_dataset(demo, seed=4).table.column("split")
+    assert a.equals(b) and not a.equals(c)
+
+
+def test_random_split_ratios_per_user(demo):
+    split = split_dataset(demo, SplitSpec(ratios=(0.8, 0.1, 0.1)), seed=0)
+    assert abs(len(split.test) / len(demo) - 0.1) < 0.03
+    assert abs(len(split.valid) / len(demo) - 0.1) < 0.03
+
+
+def test_leave_one_out_holds_out_each_users_last_two_by_time(demo):
+    split = split_dataset(demo, SplitSpec(protocol="leave-one-out"))
+    table = split.table
+    for user in ["u0001", "u0042", "u0100"]:
+        rows = table.filter(pc.equal(table.column("user_id"), user)).sort_by("timestamp")
+        labels = rows.column("split").to_pylist()
+        assert labels[-1] == "test" and labels[-2] == "valid"
+        assert set(labels[:-2]) == {"train"}
+
+
+def test_temporal_by_user_keeps_the_past_for_training(demo):
+    split = split_dataset(demo, SplitSpec(protocol="temporal-by-user"))
+    train_last = split.train.interactions.group_by("user_id").aggregate([("timestamp", "max")])
+    test_first = split.test.interactions.group_by("user_id").aggregate([("timestamp", "min")])
+    joined = train_last.join(test_first, "user_id")
+    assert pc.all(
+        pc.less_equal(joined.column("timestamp_max"), joined.column("timestamp_min"))
+    ).as_py()
+
+
+def test_global_temporal_cuts_by_time(demo):
+    split = split_dataset(demo, SplitSpec(protocol="global-temporal"))
+    assert (
+        pc.max(split.train.interactions.column("timestamp")).as_py()
+        <= pc.min(split.test.interactions.column("timestamp")).as_py()
+    )
+
+
+def test_users_with_too_few_rows_stay_in_train():
+    data = Dataset(
+        pa.table(
+            {
+                "user_id": ["a", "a", "b", "b", "b", "b", "b"],
+                "item_id": ["1", "2", "1", "2", "3", "4", "5"],
+                "timestamp": [1, 2, 1, 2, 3, 4, 5],
+            }
+        )
+    )
+    split = split_dataset(data, SplitSpec(protocol="leave-one-out"))
+    assert pairs(split.train) >= {("a", "1"), ("a", "2")}
+    assert pairs(split.test) == {("b", "5")}
+
+
+def test_given_split_reads_a_column():
+    data = Dataset(
+        pa.table(
+            {
+                "user_id": ["a", "a", "a"],
+                "item_id": ["1", "2", "3"],
+                "split": ["train", "Validation", "test"],
+            }
+        )
+    )
+    split = split_dataset(data, SplitSpec(protocol="given"))
+    assert [len(split.train), len(split.valid), len(split.test)] == [1, 1, 1]
+    bad = Dataset(pa.table({"user_id": ["a"], "item_id": ["1"], "split": ["later"]}))
+    with pytest.raises(DataError, match="row 1, column 'split': split value 'later'"):
+        split_dataset(bad, SplitSpec(protocol="given"))
+
+
+def test_temporal_protocols_need_timestamps():
+    data = Dataset(pa.table({"user_id": ["a"] * 4, "item_id": list("1234")}))
+    with pytest.raises(RecaugError, match="needs timestamps"):
+        split_dataset(data, SplitSpec(protocol="leave-one-out"))
+
+
+def test_synthetic_rows_cannot_be_split():
+    data = Dataset(pa.table({"user_id": ["a"], "item_id": ["1"], "origin": ["gan"]}))
+    with pytest.raises(RecaugError, match="only real interactions"):
+        split_dataset(data)
+
+
+def test_bad_ratios_are_rejected(recaug):
+    result = recaug("evaluate", "--backend", "pop", "--ratios", "0.5,0.5,0.5")
+    assert result.code == 2 and "--ratios" in result.err
+    assert np.isclose(sum(SplitSpec().ratios), 1.0)
