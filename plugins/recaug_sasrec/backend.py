@@ -40,7 +40,7 @@ class SasrecOptions(Options):
         description="stop after this many epochs without a better validation NDCG@10",
     )
     window: Literal["last", "random"] = Field(
-        default="random",
+        default="last",
         description=(
             "which max_len+1 items of a longer sequence an epoch trains on: the last ones "
             "(as the paper), or a random contiguous window each epoch"

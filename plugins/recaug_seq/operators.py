@@ -207,22 +207,15 @@ def insert(
     copies = _copies(history, unit, rows)
     # Originals sit at even keys, an insertion right after position p at 2p + 1.
     position = np.concatenate([2 * offset, 2 * offset[chosen] + 1])
-    merged = _concat([copies, new])
+    merged = concat([copies, new])
     order = np.lexsort((position, merged.unit))
     changed = np.bincount(new.unit, minlength=len(lengths)) > 0
     merged = merged.select(order)
     return merged.select(changed[merged.unit])
 
 
-def _concat(parts: list[Edited]) -> Edited:
+def concat(parts: list[Edited]) -> Edited:
+    """Several outputs as one, in order (units must already be numbered apart)."""
     return Edited(
         *(np.concatenate([getattr(p, name) for p in parts]) for name in Edited.__dataclass_fields__)
     )
-
-
-def concat(parts: list[Edited]) -> Edited:
-    """Several operators' outputs as one (units must already be numbered apart)."""
-    if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return Edited(empty, empty, empty, empty, np.zeros(0, bool), np.zeros(0, np.float32))
-    return _concat(parts)

@@ -172,33 +172,20 @@ class SeqStrategy(Strategy):
             else None
         )
         parts: list[operators.Edited] = []
-        units: list[np.ndarray] = []  # per unit: (parent user, pseudo?, op, round)
+        described: list[np.ndarray] = []
         for round_ in range(options.per_user):
             for op_index, op in enumerate(options.ops):
-                edited = _apply(
-                    op, options, flat, starts, lengths, neighbours, ctx.rng("seq", op, round_)
-                )
                 pseudo = request.target == "new" or _makes_pseudo_users(op, options.output)
-                edited = (
-                    edited.select(edited.new)
-                    if not pseudo
-                    else _long_enough(edited, options.min_length)
-                )
-                edited = _renumber(edited, offset=sum(len(u) for u in units))
-                parts.append(edited)
-                units.append(
-                    np.stack(
-                        [
-                            users,
-                            np.full(len(users), pseudo),
-                            np.full(len(users), op_index),
-                            np.full(len(users), round_),
-                        ],
-                        axis=1,
-                    )
-                )
+                rng = ctx.rng("seq", op, round_)
+                edited = _apply(op, options, flat, starts, lengths, neighbours, rng)
+                if pseudo:
+                    edited = _long_enough(edited, options.min_length)
+                else:
+                    edited = edited.select(edited.new)  # only the rows the real user gains
+                parts.append(_renumber(edited, offset=len(users) * len(described)))
+                described.append(_describe_units(users, pseudo, op_index, round_))
         edited = operators.concat(parts)
-        unit_table = np.concatenate(units) if units else np.zeros((0, 4), dtype=np.int64)
+        unit_table = np.concatenate(described)
         if request.budget is not None:
             edited = _within_budget(
                 edited, len(unit_table), request.budget, ctx.rng("seq", "budget")
@@ -286,6 +273,14 @@ def _apply(
         return correlated(history, starts, lengths, rate, neighbours, rng)
     simple: Callable[..., operators.Edited] = getattr(operators, op)
     return simple(history, starts, lengths, rate, rng)
+
+
+def _describe_units(users: np.ndarray, pseudo: bool, op_index: int, round_: int) -> np.ndarray:
+    """One row per unit of an operator pass: (parent user, pseudo-user?, operator, round)."""
+    n = len(users)
+    return np.column_stack(
+        [users, np.full(n, int(pseudo)), np.full(n, op_index), np.full(n, round_)]
+    ).astype(np.int64)
 
 
 def _long_enough(edited: operators.Edited, min_length: int) -> operators.Edited:
