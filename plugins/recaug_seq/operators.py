@@ -129,7 +129,8 @@ def reorder(
     rate: float,
     rng: np.random.Generator,
 ) -> Edited:
-    """Shuffle the items of a random contiguous sub-sequence of floor(rate * length) items.
+    """Shuffle the items of a random contiguous sub-sequence of floor(rate * length) items
+    (at least 2; a shuffle that changes nothing is not written).
 
     Timestamps stay with the positions, so the shuffled sequence is still in time order."""
     span = np.floor(rate * lengths).astype(np.int64)
@@ -140,7 +141,10 @@ def reorder(
     shuffled = inside[np.lexsort((rng.random(len(inside)), unit[inside]))]
     item_rows = rows.copy()
     item_rows[inside] = rows[shuffled]
-    keep = changed[unit]
+    # A shuffle may give back the same order (likely for short runs): such a copy is no
+    # augmentation, so it is not written.
+    moved = np.bincount(unit[item_rows != rows], minlength=len(lengths)) > 0
+    keep = (changed & moved)[unit]
     n = int(keep.sum())
     return Edited(
         unit[keep],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from recaug_seq import operators
 from recaug_seq.neighbours import Neighbours, from_cooccurrence, from_embeddings
 
@@ -159,3 +161,31 @@ def test_operators_handle_no_units(op: str) -> None:
     empty = np.zeros(0, dtype=np.int64)
     edited = getattr(operators, op)(history, empty, empty, 0.5, np.random.default_rng(0))
     assert len(edited) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=12),
+    rate=st.floats(min_value=0.05, max_value=0.95),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_every_operator_keeps_time_order_and_its_units(
+    lengths: list[int], rate: float, seed: int
+) -> None:
+    history, starts, lengths_ = _history(lengths)
+    neighbours = _every_item_neighbours(int(lengths_.sum()))
+    for op in ("crop", "mask", "reorder", "substitute", "insert"):
+        rng = np.random.default_rng(seed)
+        if op in ("substitute", "insert"):
+            edited = getattr(operators, op)(history, starts, lengths_, rate, neighbours, rng)
+        else:
+            edited = getattr(operators, op)(history, starts, lengths_, rate, rng)
+        assert (np.diff(edited.unit) >= 0).all(), f"{op}: units out of order"
+        for unit, items in _units(edited).items():
+            times = edited.time[edited.unit == unit]
+            assert (np.diff(times) >= 0).all(), f"{op}: time order broken"
+            own = [i for i in items if i < 1000]
+            assert all(starts[unit] <= i < starts[unit] + lengths_[unit] for i in own)
+            assert items != list(range(starts[unit], starts[unit] + lengths_[unit])), (
+                f"{op}: an unchanged unit was written"
+            )
