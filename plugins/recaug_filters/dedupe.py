@@ -5,9 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from recaug_core import arrays
 from recaug_core.api import FilterResult, Options, QualityFilter
 from recaug_core.data import Dataset, IdIndex
 from recaug_core.runtime import RunContext
+from recaug_filters.rows import split_rows
+
+REPEATS_REAL = "dedupe: repeats a real training pair"
+REPEATS_SYNTHETIC = "dedupe: repeats an earlier synthetic row"
 
 
 class DedupeFilter(QualityFilter):
@@ -20,22 +25,13 @@ class DedupeFilter(QualityFilter):
         items = train.item_index.extend(synthetic.column("item_id"))
         real_keys = _pair_keys(train.interactions, users, items)
         keys = _pair_keys(synthetic, users, items)
-        copies_real = np.isin(keys, real_keys)
-        _, first = np.unique(keys, return_index=True)
-        repeated = np.ones(len(keys), dtype=bool)
-        repeated[first] = False
-        reason = np.where(
-            copies_real,
-            "dedupe: repeats a real training pair",
-            np.where(repeated, "dedupe: repeats an earlier synthetic row", ""),
-        )
-        drop = copies_real | repeated
-        rejected = synthetic.filter(pa.array(drop)).append_column(
-            "reason", pa.array(reason[drop], pa.string())
-        )
-        return FilterResult(
-            kept=synthetic.filter(pa.array(~drop)),
-            rejected=rejected,
+        copies_real = arrays.isin(keys, real_keys)
+        repeated = ~arrays.first_occurrences(keys)  # the earliest row of a pair stays
+        return split_rows(
+            synthetic,
+            copies_real | repeated,
+            [REPEATS_REAL, REPEATS_SYNTHETIC],
+            np.where(copies_real, 0, 1).astype(np.int8),
             stats={
                 "repeats_real": int(copies_real.sum()),
                 "repeats_synthetic": int((repeated & ~copies_real).sum()),

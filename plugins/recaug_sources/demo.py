@@ -10,10 +10,12 @@ from recaug_core.demo import demo_world
 
 
 class DemoOptions(Options):
-    users: int = Field(default=1000, ge=2, description="number of users")
+    users: int = Field(default=1000, ge=2, le=10_000_000, description="number of users")
     items: int = Field(default=500, ge=2, le=1024, description="number of items")
-    interactions: int = Field(default=30_000, ge=1, description="approximate interaction count")
-    seed: int = Field(default=0, description="seed of the synthetic world (not of the run)")
+    interactions: int = Field(
+        default=30_000, ge=1, le=100_000_000, description="approximate interaction count"
+    )
+    seed: int = Field(default=0, ge=0, description="seed of the synthetic world (not of the run)")
 
 
 class DemoSource(DataSource):

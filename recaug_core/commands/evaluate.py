@@ -139,7 +139,10 @@ def _baseline_only(
     from recaug_core.evaluate import aggregate, evaluate_model
     from recaug_core.split import split_dataset
 
-    runs, timings = [], []
+    # Each seed draws its own split and its own initialisation, as `recaug run` does: the
+    # spread then covers both sources of chance. (A run folder has one split, so
+    # --augmented repeats training only.)
+    runs, timings, splits = [], [], []
     for s in seeds:
         split = split_dataset(dataset, spec, seed=s)
         metrics, timing = evaluate_model(
@@ -147,9 +150,10 @@ def _baseline_only(
         )
         runs.append(metrics)
         timings.append(timing)
+        splits.append(split.info())
     return {
         "baseline": aggregate(runs),
-        "split": split.info() | {"seeds": list(seeds)},
+        "split": splits[0] | {"seeds": list(seeds), "per_seed": splits},
         "timings": _sum_timings(timings, "baseline"),
     }
 

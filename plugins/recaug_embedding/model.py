@@ -1,0 +1,128 @@
+"""The embedding model: one table of user and item vectors, optionally propagated (LightGCN).
+
+``bpr`` scores a pair by the dot product of its free embeddings (matrix factorisation);
+``lightgcn`` first averages the embeddings over ``layers`` hops of the normalised graph.
+Both train with the BPR loss ``softplus(s(u, j) - s(u, i))`` averaged over each positive's
+sampled negatives, plus an L2 penalty on the embeddings of the rows in the batch.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from recaug_embedding.graph import Propagator
+
+# Scoring a batch's users against the whole catalog is one matrix product; it beats
+# gathering every (user, item) vector pair while it is at most this many times larger.
+DENSE_ADVANTAGE = 32
+DENSE_MAX_SCORES = 1 << 25  # and while the score block stays under 128 MiB (float32)
+
+
+class EmbeddingModel(nn.Module):
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        dim: int,
+        layers: int,
+        propagator: Propagator | None,
+        generator: torch.Generator,
+        init_std: float,
+        text: torch.Tensor | None = None,
+        text_mode: Literal["init", "add"] = "add",
+    ) -> None:
+        super().__init__()
+        self.n_users, self.n_items = n_users, n_items
+        self.layers = layers if propagator is not None else 0
+        self.propagator = propagator
+        table = torch.randn(n_users + n_items, dim, generator=generator) * init_std
+        self.text_projection: nn.Linear | None = None
+        if text is not None and text_mode == "init":
+            table[n_users:] = text_initialisation(text, dim, init_std, generator)
+        elif text is not None:
+            self.register_buffer("text", text.float())
+            self.text_projection = nn.Linear(text.shape[1], dim, bias=False)
+            with torch.no_grad():
+                weight = torch.randn(dim, text.shape[1], generator=generator)
+                self.text_projection.weight.copy_(weight * init_std)
+        self.embedding = nn.Parameter(table)
+
+    def ego(self) -> torch.Tensor:
+        """Layer-0 vectors: free embeddings, items plus their projected text when asked."""
+        if self.text_projection is None:
+            return self.embedding
+        items = self.embedding[self.n_users :] + self.text_projection(self.text)
+        return torch.cat([self.embedding[: self.n_users], items])
+
+    def final(self, ego: torch.Tensor | None = None) -> torch.Tensor:
+        """The vectors that score pairs: the mean over 0..layers hops of propagation."""
+        ego = self.ego() if ego is None else ego
+        if self.layers == 0 or self.propagator is None:
+            return ego
+        total, hop = ego, ego
+        for _ in range(self.layers):
+            hop = self.propagator.apply(hop)
+            total = total + hop
+        return total / (self.layers + 1)
+
+    def forward(
+        self, users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(BPR loss, L2 term) of a batch: ``users`` and ``positives`` [B], ``negatives`` [B, k]."""
+        ego = self.ego()
+        final = self.final(ego)
+        user_vectors, item_vectors = final[: self.n_users], final[self.n_users :]
+        positive, negative = pair_scores(user_vectors, item_vectors, users, positives, negatives)
+        loss = F.softplus(negative - positive[:, None]).mean()
+        # RecBole-style L2 on the layer-0 vectors of the batch's rows, computed from per-row
+        # counts rather than by gathering a vector for every sampled negative.
+        k = negatives.shape[1]
+        n_nodes = self.n_users + self.n_items
+        counts = torch.bincount(users, minlength=n_nodes).to(ego.dtype)
+        counts += torch.bincount(positives + self.n_users, minlength=n_nodes).to(ego.dtype)
+        shifted = negatives.reshape(-1) + self.n_users
+        counts += torch.bincount(shifted, minlength=n_nodes).to(ego.dtype) / k
+        l2 = (counts * ego.float().pow(2).sum(dim=1)).sum() / (2 * len(users))
+        return loss, l2
+
+
+def pair_scores(
+    user_vectors: torch.Tensor,
+    item_vectors: torch.Tensor,
+    users: torch.Tensor,
+    positives: torch.Tensor,
+    negatives: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores of (user, positive) [B] and (user, negative) [B, k] pairs."""
+    n_items = item_vectors.shape[0]
+    block, rows = torch.unique(users, return_inverse=True)
+    n_pairs = users.numel() * (1 + negatives.shape[1])
+    dense_size = len(block) * n_items
+    if dense_size <= min(DENSE_MAX_SCORES, DENSE_ADVANTAGE * n_pairs):
+        scores = (user_vectors[block] @ item_vectors.T).reshape(-1)
+        base = rows * n_items
+        return scores[base + positives], scores[base[:, None] + negatives]
+    chosen = user_vectors[users]
+    positive = (chosen * item_vectors[positives]).sum(dim=1)
+    negative = torch.bmm(item_vectors[negatives], chosen[:, :, None]).squeeze(2)
+    return positive, negative
+
+
+def text_initialisation(
+    text: torch.Tensor, dim: int, scale: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Item vectors from the ``dim`` leading principal directions of their text embeddings,
+    scaled to the random initialisation's spread (extra dimensions stay random)."""
+    centred = text.float() - text.float().mean(dim=0)
+    _, _, basis = torch.linalg.svd(centred, full_matrices=False)
+    width = min(dim, basis.shape[0])
+    projected = centred @ basis[:width].T
+    projected = projected / projected.std().clamp_min(1e-8) * scale
+    if width < dim:
+        extra = torch.randn(len(text), dim - width, generator=generator) * scale
+        projected = torch.cat([projected, extra], dim=1)
+    return projected
