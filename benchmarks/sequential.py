@@ -29,8 +29,8 @@ METRICS = ("hit@10", "ndcg@10", "hit@20", "ndcg@20")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", default="/work/data/ml-100k/ml-100k.inter")
-    parser.add_argument("--source", default="table")
-    parser.add_argument("--source-option", action="append", default=["format=tsv"])
+    parser.add_argument("--source", default=None, help="data source (default: detect)")
+    parser.add_argument("--source-option", action="append", default=[], help="KEY=VALUE")
     parser.add_argument("--repeats", type=int, default=3, help="seeds per configuration")
     parser.add_argument("--target", default="sparse", help="whom the operators augment")
     parser.add_argument(

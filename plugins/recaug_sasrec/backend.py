@@ -80,8 +80,9 @@ class SasrecBackend(Recommender):
     def fit(self, train: Dataset, ctx: RunContext, valid: Dataset | None = None) -> None:
         from recaug_sasrec.histories import (
             scoring_histories,
+            sequences_of,
             training_sequences,
-            validation_pairs,
+            validation_task,
         )
         from recaug_sasrec.training import fit_sasrec
 
@@ -93,12 +94,13 @@ class SasrecBackend(Recommender):
             n_items=train.n_items,
             sequences=sequences,
             trainable=trainable,
-            validation=validation_pairs(train, valid),
-            valid_histories=training_sequences(train.real())[0],
+            validation=validation_task(train, valid),
+            valid_histories=sequences_of(train.real()),
             text_vectors=text,
             item_ids=train.item_index.ids.to_pylist(),
             ctx=ctx,
         )
+        self.scorer_ = self.fitted_.scorer(self.histories_)
 
     def _text_vectors(self, train: Dataset, ctx: RunContext) -> np.ndarray:
         from recaug_core.text_embeddings import encode_texts
@@ -113,9 +115,7 @@ class SasrecBackend(Recommender):
         )
 
     def score(self, users: np.ndarray) -> np.ndarray:
-        users = np.asarray(users, dtype=np.int64)
-        starts, lengths = self.histories_.rows(users)
-        return self.fitted_.score(self.histories_.items, starts, lengths)
+        return self.scorer_(users)
 
     @property
     def checkpoint(self) -> Any:

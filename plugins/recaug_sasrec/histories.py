@@ -7,12 +7,12 @@ All sequences are CSR ``(indptr, items)`` over ``train.user_index`` in time orde
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from recaug_core.data import Dataset
+from recaug_core.evaluate import RankingTask
 
 
 @dataclass(frozen=True)
@@ -33,15 +33,6 @@ class Sequences:
     def rows(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(starts, lengths) of the rows ``which``."""
         return self.starts[which], self.lengths[which]
-
-
-@dataclass(frozen=True)
-class Validation:
-    """One held-out (user, item) pair per entry, and the real training items to mask."""
-
-    users: np.ndarray
-    items: np.ndarray
-    known: Any  # scipy.sparse.csr_matrix [n_users, n_items] of real training items
 
 
 def sequences_of(data: Dataset) -> Sequences:
@@ -67,19 +58,12 @@ def scoring_histories(train: Dataset, valid: Dataset | None) -> Sequences:
     return sequences_of(train.with_interactions(combined))
 
 
-def validation_pairs(train: Dataset, valid: Dataset | None) -> Validation | None:
-    """Held-out validation pairs of users that have real training history (None if none)."""
+def validation_task(train: Dataset, valid: Dataset | None) -> RankingTask | None:
+    """The validation ranking (the test protocol one step earlier), or None without rows."""
     if valid is None or len(valid) == 0:
         return None
-    rows = _known_rows(train, valid.interactions)
-    users = train.user_index.indices(rows.column("user_id"))
-    items = train.item_index.indices(rows.column("item_id"))
-    lengths = train.real().user_lengths()
-    usable = lengths[users] > 0
-    if not usable.any():
-        return None
-    known = train.interaction_matrix(real_only=True)
-    return Validation(users[usable], items[usable], known)
+    task = RankingTask.build(train, valid, [train])
+    return task if len(task.users) else None
 
 
 def _known_rows(train: Dataset, rows: pa.Table) -> pa.Table:

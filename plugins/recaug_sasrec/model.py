@@ -212,11 +212,3 @@ def load_model(folder: Path) -> tuple[SASRec, dict[str, Any]]:
     model = SASRec(**config["architecture"])
     model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
     return model.eval(), config
-
-
-def ndcg_of_targets(scores: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Tensor:
-    """NDCG@k of one held-out item per row (rank = number of items scored strictly higher)."""
-    target_scores = scores.gather(1, targets[:, None])
-    rank = (scores > target_scores).sum(1)
-    gain = 1.0 / torch.log2(rank.double() + 2.0)
-    return torch.where(rank < k, gain, torch.zeros_like(gain))

@@ -16,35 +16,36 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from recaug_core.evaluate import RankingTask, ranking_means
 from recaug_core.runtime import RunContext
-from recaug_sasrec.histories import Sequences, Validation
-from recaug_sasrec.model import PAD, SASRec, ndcg_of_targets, save_model, windows
+from recaug_sasrec.histories import Sequences
+from recaug_sasrec.model import PAD, SASRec, save_model, windows
 
 VALID_K = 10
 SCORE_BATCH = 1024
 
 
-@dataclass
-class FittedSasrec:
-    """A trained model, ready to score right-aligned histories."""
+class HistoryScorer:
+    """Scores every item as the next one after each user's history (last ``max_len`` items)."""
 
-    model: SASRec
-    accelerator: Any
-    max_len: int
-    folder: Path | None
-    best_epoch: int
-    valid_ndcg: float | None
+    def __init__(self, model: SASRec, accelerator: Any, histories: Sequences, max_len: int) -> None:
+        self.model = model
+        self.accelerator = accelerator
+        self.histories = histories
+        self.max_len = max_len
+        device = accelerator.device
+        self.flat = torch.as_tensor(histories.items + 1, dtype=torch.long, device=device)
 
-    def score(self, items: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    def __call__(self, users: np.ndarray) -> np.ndarray:
         device = self.accelerator.device
-        flat = torch.as_tensor(items + 1, dtype=torch.long, device=device)
+        starts, lengths = self.histories.rows(np.asarray(users, dtype=np.int64))
         out = np.empty((len(starts), self.model.config["n_items"]), dtype=np.float32)
         self.model.eval()
         with torch.no_grad(), self.accelerator.autocast():
             for begin in range(0, len(starts), SCORE_BATCH):
                 end = begin + SCORE_BATCH
                 rows = windows(
-                    flat,
+                    self.flat,
                     torch.as_tensor(starts[begin:end], device=device),
                     torch.as_tensor(lengths[begin:end], device=device),
                     self.max_len,
@@ -53,13 +54,27 @@ class FittedSasrec:
         return out
 
 
+@dataclass
+class FittedSasrec:
+    """A trained model and where its weights were saved."""
+
+    model: SASRec
+    accelerator: Any
+    folder: Path | None
+    best_epoch: int
+    valid_ndcg: float | None
+
+    def scorer(self, histories: Sequences) -> HistoryScorer:
+        return HistoryScorer(self.model, self.accelerator, histories, self.model.config["max_len"])
+
+
 def fit_sasrec(
     options: Any,
     *,
     n_items: int,
     sequences: Sequences,
     trainable: np.ndarray,
-    validation: Validation | None,
+    validation: RankingTask | None,
     valid_histories: Sequences,
     text_vectors: np.ndarray | None,
     item_ids: list[str],
@@ -95,7 +110,7 @@ def fit_sasrec(
     starts = torch.as_tensor(sequences.starts[trainable], device=device)
     lengths = torch.as_tensor(sequences.lengths[trainable], device=device)
     generator = ctx.torch_generator("sasrec", "batches")
-    validator = _Validator(validation, valid_histories, options.max_len, accelerator)
+    validation_scorer = HistoryScorer(plain, accelerator, valid_histories, options.max_len)
 
     best_ndcg, best_epoch, best_state, waited = -1.0, 0, None, 0
     bar = ctx.progress(total=options.epochs, desc="sasrec")
@@ -106,8 +121,8 @@ def fit_sasrec(
             model, optimizer, accelerator, options, flat, starts, lengths, n_items, generator
         )
         postfix: dict[str, str] = {"loss": f"{loss:.4f}"}
-        if validator.enabled:
-            ndcg = validator.ndcg(plain)
+        if validation is not None:
+            ndcg = _validation_ndcg(validation, validation_scorer)
             postfix[f"ndcg@{VALID_K}"] = f"{ndcg:.4f}"
             if ndcg > best_ndcg:
                 best_ndcg, best_epoch, waited = ndcg, epoch, 0
@@ -116,7 +131,7 @@ def fit_sasrec(
                 waited += 1
         bar.set_postfix(postfix)
         bar.update(1)
-        if validator.enabled and waited >= options.patience:
+        if validation is not None and waited >= options.patience:
             break
     bar.close()
     if best_state is not None:
@@ -124,7 +139,7 @@ def fit_sasrec(
     else:
         best_epoch = epoch
     plain.eval()
-    if validator.enabled:
+    if validation is not None:
         ctx.log(
             f"sasrec: best validation NDCG@{VALID_K} {best_ndcg:.4f} at epoch {best_epoch} "
             f"(stopped after {epoch})"
@@ -139,17 +154,16 @@ def fit_sasrec(
                 "options": options.model_dump(mode="json"),
                 "best_epoch": best_epoch,
                 "epochs_run": epoch,
-                f"valid_ndcg@{VALID_K}": best_ndcg if validator.enabled else None,
+                f"valid_ndcg@{VALID_K}": best_ndcg if validation is not None else None,
                 "item_ids": item_ids,
             },
         )
     return FittedSasrec(
         model=plain,
         accelerator=accelerator,
-        max_len=options.max_len,
         folder=folder,
         best_epoch=best_epoch,
-        valid_ndcg=best_ndcg if validator.enabled else None,
+        valid_ndcg=best_ndcg if validation is not None else None,
     )
 
 
@@ -199,45 +213,8 @@ def _train_epoch(
     return total / max(steps, 1)
 
 
-class _Validator:
-    """NDCG@10 of the validation items, ranked over all items with real training items masked
-    (the same protocol as the final test, one step earlier in time)."""
-
-    def __init__(
-        self,
-        validation: Validation | None,
-        histories: Sequences,
-        max_len: int,
-        accelerator: Any,
-    ) -> None:
-        self.enabled = validation is not None
-        if validation is None:
-            return
-        self.accelerator = accelerator
-        device = accelerator.device
-        self.flat = torch.as_tensor(histories.items + 1, dtype=torch.long, device=device)
-        starts, lengths = histories.rows(validation.users)
-        self.starts = torch.as_tensor(starts, device=device)
-        self.lengths = torch.as_tensor(lengths, device=device)
-        self.targets = torch.as_tensor(validation.items, device=device)
-        self.max_len = max_len
-        # (row, item) of every real training item of each validation user, except the target
-        known = validation.known[validation.users].tocoo()
-        keep = known.col != validation.items[known.row]
-        self.mask_rows = torch.as_tensor(known.row[keep], dtype=torch.long, device=device)
-        self.mask_cols = torch.as_tensor(known.col[keep], dtype=torch.long, device=device)
-
-    def ndcg(self, model: SASRec) -> float:
-        model.eval()
-        total = 0.0
-        with torch.no_grad(), self.accelerator.autocast():
-            for begin in range(0, len(self.starts), SCORE_BATCH):
-                end = min(begin + SCORE_BATCH, len(self.starts))
-                rows = windows(
-                    self.flat, self.starts[begin:end], self.lengths[begin:end], self.max_len
-                )
-                scores = model.score_last(rows).float()
-                in_batch = (self.mask_rows >= begin) & (self.mask_rows < end)
-                scores[self.mask_rows[in_batch] - begin, self.mask_cols[in_batch]] = -torch.inf
-                total += float(ndcg_of_targets(scores, self.targets[begin:end], VALID_K).sum())
-        return total / len(self.starts)
+def _validation_ndcg(task: RankingTask, scorer: HistoryScorer) -> float:
+    """NDCG@10 of the validation items, ranked exactly as the final evaluation ranks (all
+    items, real training items masked), from each user's real training history."""
+    ranking = task.rank(scorer, VALID_K)
+    return ranking_means(ranking, task.n_items, [VALID_K])[f"ndcg@{VALID_K}"]
