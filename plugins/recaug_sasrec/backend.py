@@ -46,15 +46,14 @@ class SasrecOptions(Options):
             "(as the paper), or a random contiguous window each epoch"
         ),
     )
-    text_model: str | None = Field(
+    item_text: list[str] | None = Field(
         default=None,
-        description=(
-            "sentence-transformers model (path or hub id) whose item-text embeddings feed "
-            f"the item inputs; unset: ids only (e.g. {DEFAULT_MODEL})"
-        ),
+        description="item text columns (e.g. title,genres) whose sentence embeddings feed the "
+        "item inputs; unset: item ids only",
     )
-    text_columns: list[str] | None = Field(
-        default=None, description="item text columns to embed (default: all text columns)"
+    text_model: str = Field(
+        default=DEFAULT_MODEL,
+        description="sentence-transformers model id or local folder for item_text",
     )
     text_mode: Literal["add", "init"] = Field(
         default="add",
@@ -88,7 +87,7 @@ class SasrecBackend(Recommender):
 
         sequences, trainable = training_sequences(train)
         self.histories_ = scoring_histories(train, valid)
-        text = self._text_vectors(train, ctx) if self.options.text_model else None
+        text = self._text_vectors(train, ctx) if self.options.item_text else None
         self.fitted_ = fit_sasrec(
             self.options,
             n_items=train.n_items,
@@ -105,8 +104,7 @@ class SasrecBackend(Recommender):
     def _text_vectors(self, train: Dataset, ctx: RunContext) -> np.ndarray:
         from recaug_core.text_embeddings import encode_texts
 
-        assert self.options.text_model is not None
-        texts = train.item_texts(self.options.text_columns)
+        texts = train.item_texts(self.options.item_text)
         return encode_texts(
             texts,
             self.options.text_model,

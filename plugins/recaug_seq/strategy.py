@@ -89,7 +89,7 @@ class SeqOptions(Options):
         default=DEFAULT_MODEL,
         description="sentence-transformers model (path or hub id) for similarity=text",
     )
-    text_columns: list[str] | None = Field(
+    item_text: list[str] | None = Field(
         default=None, description="item text columns for similarity=text (default: all)"
     )
     min_length: int = Field(
@@ -151,7 +151,7 @@ class SeqStrategy(Strategy):
                 "and this data has none; use similarity=cooccurrence"
             )
         return encode_texts(
-            train.item_texts(self.options.text_columns),
+            train.item_texts(self.options.item_text),
             self.options.text_model,
             cache_dir=ctx.checkpoint_dir("text-embeddings"),
             show_progress=ctx.show_progress,

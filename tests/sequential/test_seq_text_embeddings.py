@@ -123,7 +123,9 @@ def test_seq_text_similarity_substitutes_items_with_similar_titles(
 def test_sasrec_trains_with_item_text_inputs(encoder: str, mode: str, tmp_path: Path) -> None:
     split = tiny_split()
     fast = {"hidden": 16, "inner": 16, "max_len": 8, "epochs": 2, "batch_size": 16}
-    with_text = SasrecBackend({**fast, "text_model": encoder, "text_mode": mode})
+    with_text = SasrecBackend(
+        {**fast, "item_text": "title,genres", "text_model": encoder, "text_mode": mode}
+    )
     with_text.fit(
         split.train, RunContext(seed=0, work_dir=tmp_path, show_progress=False), split.valid
     )
