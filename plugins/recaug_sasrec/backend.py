@@ -1,0 +1,121 @@
+"""`sasrec`: SASRec trained on one sequence per user, with a loss at every position.
+
+Nothing here imports torch at module level: `recaug --help` and `recaug list` load this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from recaug_core.api import Options, Recommender
+from recaug_core.data import Dataset
+from recaug_core.runtime import RunContext
+from recaug_core.text_embeddings import DEFAULT_MODEL
+
+
+class SasrecOptions(Options):
+    max_len: int = Field(default=50, ge=1, le=4096, description="most recent items attended to")
+    hidden: int = Field(default=64, ge=4, description="embedding and hidden size")
+    layers: int = Field(default=2, ge=1, le=12, description="self-attention blocks")
+    heads: int = Field(default=1, ge=1, description="attention heads (must divide hidden)")
+    inner: int = Field(default=64, ge=1, description="feed-forward size inside each block")
+    dropout: float = Field(default=0.2, ge=0.0, lt=1.0, description="dropout rate")
+    loss: Literal["ce", "bce"] = Field(
+        default="ce",
+        description="ce: full softmax over all items; bce: sampled negatives, as the paper",
+    )
+    negatives: int = Field(
+        default=1, ge=1, le=1000, description="negative items per position (loss=bce only)"
+    )
+    lr: float = Field(default=3e-3, gt=0.0, description="Adam learning rate")
+    weight_decay: float = Field(default=0.0, ge=0.0, description="Adam weight decay")
+    batch_size: int = Field(default=64, ge=1, description="sequences per training step")
+    epochs: int = Field(default=200, ge=1, description="most training epochs")
+    patience: int = Field(
+        default=5,
+        ge=1,
+        description="stop after this many epochs without a better validation NDCG@10",
+    )
+    window: Literal["last", "random"] = Field(
+        default="last",
+        description=(
+            "which max_len+1 items of a longer sequence an epoch trains on: the last ones "
+            "(as the paper), or a random contiguous window each epoch"
+        ),
+    )
+    item_text: list[str] | None = Field(
+        default=None,
+        description="item text columns (e.g. title,genres) whose sentence embeddings feed the "
+        "item inputs; unset: item ids only",
+    )
+    text_model: str = Field(
+        default=DEFAULT_MODEL,
+        description="sentence-transformers model id or local folder for item_text",
+    )
+    text_mode: Literal["add", "init"] = Field(
+        default="add",
+        description=(
+            "add: learned id embedding + learned projection of the text embedding; "
+            "init: id embeddings start from a projection of the text embedding"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> SasrecOptions:
+        if self.hidden % self.heads:
+            raise ValueError(f"heads ({self.heads}) must divide hidden ({self.hidden})")
+        return self
+
+
+class SasrecBackend(Recommender):
+    name = "sasrec"
+    description = "SASRec: causal self-attention over each user's recent items (sequential)."
+    Options = SasrecOptions
+    options: SasrecOptions
+
+    def fit(self, train: Dataset, ctx: RunContext, valid: Dataset | None = None) -> None:
+        from recaug_sasrec.histories import (
+            scoring_histories,
+            sequences_of,
+            training_sequences,
+            validation_task,
+        )
+        from recaug_sasrec.training import fit_sasrec
+
+        sequences, trainable = training_sequences(train)
+        self.histories_ = scoring_histories(train, valid)
+        text = self._text_vectors(train, ctx) if self.options.item_text else None
+        self.fitted_ = fit_sasrec(
+            self.options,
+            n_items=train.n_items,
+            sequences=sequences,
+            trainable=trainable,
+            validation=validation_task(train, valid),
+            valid_histories=sequences_of(train.real()),
+            text_vectors=text,
+            item_ids=train.item_index.ids.to_pylist(),
+            ctx=ctx,
+        )
+        self.scorer_ = self.fitted_.scorer(self.histories_)
+
+    def _text_vectors(self, train: Dataset, ctx: RunContext) -> np.ndarray:
+        from recaug_core.text_embeddings import encode_texts
+
+        texts = train.item_texts(self.options.item_text)
+        return encode_texts(
+            texts,
+            self.options.text_model,
+            cache_dir=ctx.checkpoint_dir("text-embeddings"),
+            show_progress=ctx.show_progress,
+        )
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        return self.scorer_(users)
+
+    @property
+    def checkpoint(self) -> Any:
+        """Folder holding the trained weights (safetensors) and config (JSON)."""
+        return self.fitted_.folder

@@ -1,0 +1,73 @@
+"""The item sequences SASRec trains on, validates on and scores from (numpy, no torch).
+
+All sequences are CSR ``(indptr, items)`` over ``train.user_index`` in time order, as
+``Dataset.sequences`` builds them. Item indices are those of ``train.item_index``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from recaug_core.data import Dataset
+from recaug_core.evaluate import RankingTask
+
+
+@dataclass(frozen=True)
+class Sequences:
+    """CSR sequences: row ``u`` is ``items[indptr[u]:indptr[u + 1]]``."""
+
+    indptr: np.ndarray
+    items: np.ndarray
+
+    @property
+    def starts(self) -> np.ndarray:
+        return self.indptr[:-1]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    def rows(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, lengths) of the rows ``which``."""
+        return self.starts[which], self.lengths[which]
+
+
+def sequences_of(data: Dataset) -> Sequences:
+    indptr, items = data.sequences()
+    return Sequences(indptr, items)
+
+
+def training_sequences(train: Dataset) -> tuple[Sequences, np.ndarray]:
+    """Every user's training sequence (real and synthetic rows: pseudo-users are extra
+    sequences), and the users with at least two items, the only ones that teach anything."""
+    sequences = sequences_of(train)
+    return sequences, np.flatnonzero(sequences.lengths >= 2)
+
+
+def scoring_histories(train: Dataset, valid: Dataset | None) -> Sequences:
+    """Real training rows plus validation rows, in time order: under leave-one-out the test
+    item is the next one after this history. Synthetic rows are training data only."""
+    real = train.real()
+    if valid is None or len(valid) == 0:
+        return sequences_of(real)
+    rows = _known_rows(train, valid.interactions)
+    combined = pa.concat_tables([real.interactions, rows], promote_options="default")
+    return sequences_of(train.with_interactions(combined))
+
+
+def validation_task(train: Dataset, valid: Dataset | None) -> RankingTask | None:
+    """The validation ranking (the test protocol one step earlier), or None without rows."""
+    if valid is None or len(valid) == 0:
+        return None
+    task = RankingTask.build(train, valid, [train])
+    return task if len(task.users) else None
+
+
+def _known_rows(train: Dataset, rows: pa.Table) -> pa.Table:
+    """The rows whose user and item the training indexes know."""
+    users = train.user_index.lookup(rows.column("user_id"))
+    items = train.item_index.lookup(rows.column("item_id"))
+    return rows.filter(pa.array((users >= 0) & (items >= 0)))

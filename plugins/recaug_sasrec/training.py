@@ -1,0 +1,220 @@
+"""Training SASRec through Accelerate, with early stopping on validation NDCG@10.
+
+Each epoch visits every training sequence once (one window of at most ``max_len + 1`` items
+per user) and puts a loss on every position: the output at position t predicts item t + 1.
+That is the original SASRec recipe, far cheaper than training on every prefix separately.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from recaug_core.evaluate import RankingTask, ranking_means
+from recaug_core.runtime import RunContext
+from recaug_sasrec.histories import Sequences
+from recaug_sasrec.model import PAD, SASRec, save_model, windows
+
+VALID_K = 10
+SCORE_BATCH = 1024
+
+
+class HistoryScorer:
+    """Scores every item as the next one after each user's history (last ``max_len`` items)."""
+
+    def __init__(self, model: SASRec, accelerator: Any, histories: Sequences, max_len: int) -> None:
+        self.model = model
+        self.accelerator = accelerator
+        self.histories = histories
+        self.max_len = max_len
+        device = accelerator.device
+        self.flat = torch.as_tensor(histories.items + 1, dtype=torch.long, device=device)
+
+    def __call__(self, users: np.ndarray) -> np.ndarray:
+        device = self.accelerator.device
+        starts, lengths = self.histories.rows(np.asarray(users, dtype=np.int64))
+        out = np.empty((len(starts), self.model.config["n_items"]), dtype=np.float32)
+        self.model.eval()
+        with torch.no_grad(), self.accelerator.autocast():
+            for begin in range(0, len(starts), SCORE_BATCH):
+                end = begin + SCORE_BATCH
+                rows = windows(
+                    self.flat,
+                    torch.as_tensor(starts[begin:end], device=device),
+                    torch.as_tensor(lengths[begin:end], device=device),
+                    self.max_len,
+                )
+                out[begin:end] = self.model.score_last(rows).float().cpu().numpy()
+        return out
+
+
+@dataclass
+class FittedSasrec:
+    """A trained model and where its weights were saved."""
+
+    model: SASRec
+    accelerator: Any
+    folder: Path | None
+    best_epoch: int
+    valid_ndcg: float | None
+
+    def scorer(self, histories: Sequences) -> HistoryScorer:
+        return HistoryScorer(self.model, self.accelerator, histories, self.model.config["max_len"])
+
+
+def fit_sasrec(
+    options: Any,
+    *,
+    n_items: int,
+    sequences: Sequences,
+    trainable: np.ndarray,
+    validation: RankingTask | None,
+    valid_histories: Sequences,
+    text_vectors: np.ndarray | None,
+    item_ids: list[str],
+    ctx: RunContext,
+) -> FittedSasrec:
+    from accelerate.utils import set_seed
+
+    set_seed(ctx.seed)  # model initialisation and dropout draw from torch's global generator
+    accelerator = ctx.accelerator()
+    device = accelerator.device
+    model = SASRec(
+        n_items=n_items,
+        max_len=options.max_len,
+        hidden=options.hidden,
+        layers=options.layers,
+        heads=options.heads,
+        dropout=options.dropout,
+        inner=options.inner,
+        text_dim=0 if text_vectors is None else text_vectors.shape[1],
+        text_mode=options.text_mode,
+    )
+    if text_vectors is not None:
+        model.set_text_vectors(
+            torch.from_numpy(text_vectors), ctx.torch_generator("sasrec", "text-init")
+        )
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=options.lr, weight_decay=options.weight_decay
+    )
+    model, optimizer = accelerator.prepare(model, optimizer)
+    plain = accelerator.unwrap_model(model)
+
+    flat = torch.as_tensor(sequences.items + 1, dtype=torch.long, device=device)
+    starts = torch.as_tensor(sequences.starts[trainable], device=device)
+    lengths = torch.as_tensor(sequences.lengths[trainable], device=device)
+    generator = ctx.torch_generator("sasrec", "batches")
+    validation_scorer = HistoryScorer(plain, accelerator, valid_histories, options.max_len)
+
+    best_ndcg, best_epoch, best_state, waited = -1.0, 0, None, 0
+    bar = ctx.progress(total=options.epochs, desc="sasrec")
+    epoch = 0
+    for epoch in range(1, options.epochs + 1):
+        model.train()
+        loss = _train_epoch(
+            model, optimizer, accelerator, options, flat, starts, lengths, n_items, generator
+        )
+        postfix: dict[str, str] = {"loss": f"{loss:.4f}"}
+        if validation is not None:
+            ndcg = _validation_ndcg(validation, validation_scorer)
+            postfix[f"ndcg@{VALID_K}"] = f"{ndcg:.4f}"
+            if ndcg > best_ndcg:
+                best_ndcg, best_epoch, waited = ndcg, epoch, 0
+                best_state = copy.deepcopy(plain.state_dict())
+            else:
+                waited += 1
+        bar.set_postfix(postfix)
+        bar.update(1)
+        if validation is not None and waited >= options.patience:
+            break
+    bar.close()
+    if best_state is not None:
+        plain.load_state_dict(best_state)
+    else:
+        best_epoch = epoch
+    plain.eval()
+    if validation is not None:
+        ctx.log(
+            f"sasrec: best validation NDCG@{VALID_K} {best_ndcg:.4f} at epoch {best_epoch} "
+            f"(stopped after {epoch})"
+        )
+    folder = None
+    if ctx.is_main_process:
+        folder = ctx.checkpoint_dir("sasrec")
+        save_model(
+            plain,
+            folder,
+            {
+                "options": options.model_dump(mode="json"),
+                "best_epoch": best_epoch,
+                "epochs_run": epoch,
+                f"valid_ndcg@{VALID_K}": best_ndcg if validation is not None else None,
+                "item_ids": item_ids,
+            },
+        )
+    return FittedSasrec(
+        model=plain,
+        accelerator=accelerator,
+        folder=folder,
+        best_epoch=best_epoch,
+        valid_ndcg=best_ndcg if validation is not None else None,
+    )
+
+
+def _train_epoch(
+    model: Any,
+    optimizer: Any,
+    accelerator: Any,
+    options: Any,
+    flat: torch.Tensor,
+    starts: torch.Tensor,
+    lengths: torch.Tensor,
+    n_items: int,
+    generator: torch.Generator,
+) -> float:
+    """One pass over the training sequences (sharded across processes); the mean loss."""
+    device = flat.device
+    width = options.max_len + 1
+    order = torch.randperm(len(starts), generator=generator)
+    order = order[accelerator.process_index :: accelerator.num_processes].to(device)
+    total, steps = 0.0, 0
+    for begin in range(0, len(order), options.batch_size):
+        rows = order[begin : begin + options.batch_size]
+        n = lengths[rows]
+        offsets = None
+        if options.window == "random":
+            room = (n - n.clamp(max=width) + 1).cpu()
+            offsets = (torch.rand(len(rows), generator=generator) * room).long().to(device)
+        window = windows(flat, starts[rows], n, width, offsets)
+        inputs, targets = window[:, :-1], window[:, 1:]
+        scored = (inputs != PAD) & (targets != PAD)
+        hidden, table = model(inputs)
+        outputs, wanted = hidden[scored], targets[scored]
+        if options.loss == "ce":
+            loss = F.cross_entropy(outputs @ table[1:].T, wanted - 1)
+        else:
+            negatives = torch.randint(
+                1, n_items + 1, (len(wanted), options.negatives), generator=generator
+            ).to(device)
+            positive = (outputs * table[wanted]).sum(-1)
+            negative = torch.einsum("nd,nkd->nk", outputs, table[negatives])
+            loss = (F.softplus(-positive) + F.softplus(negative).mean(-1)).mean()
+        optimizer.zero_grad()
+        accelerator.backward(loss)
+        optimizer.step()
+        total += float(loss.detach())
+        steps += 1
+    return total / max(steps, 1)
+
+
+def _validation_ndcg(task: RankingTask, scorer: HistoryScorer) -> float:
+    """NDCG@10 of the validation items, ranked exactly as the final evaluation ranks (all
+    items, real training items masked), from each user's real training history."""
+    ranking = task.rank(scorer, VALID_K)
+    return ranking_means(ranking, task.n_items, [VALID_K])[f"ndcg@{VALID_K}"]
