@@ -204,13 +204,13 @@ def load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", default="/work/data/ml-100k/ml-100k.inter")
-    parser.add_argument("--source", default="table")
+    parser.add_argument("--source", default="recbole")
     parser.add_argument(
         "-s",
         "--source-option",
         nargs=2,
         action="append",
-        default=[["format", "tsv"]],
+        default=[],
         metavar=("KEY", "VALUE"),
     )
     parser.add_argument("--seed", type=int, default=0)

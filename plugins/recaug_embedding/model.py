@@ -8,7 +8,7 @@ sampled negatives, plus an L2 penalty on the embeddings of the rows in the batch
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -105,11 +105,37 @@ def pair_scores(
     if dense_size <= min(DENSE_MAX_SCORES, DENSE_ADVANTAGE * n_pairs):
         scores = (user_vectors[block] @ item_vectors.T).reshape(-1)
         base = rows * n_items
-        return scores[base + positives], scores[base[:, None] + negatives]
+        return take(scores, base + positives), take(scores, base[:, None] + negatives)
     chosen = user_vectors[users]
     positive = (chosen * item_vectors[positives]).sum(dim=1)
     negative = torch.bmm(item_vectors[negatives], chosen[:, :, None]).squeeze(2)
     return positive, negative
+
+
+class _Take(torch.autograd.Function):
+    """``flat[index]`` whose backward adds into a zero tensor with ``index_add_``.
+
+    Plain indexing backpropagates through an accumulating ``index_put_``, which sorts the
+    indices on CPU for determinism; with a few hundred thousand sampled pairs per step that
+    sort cost more than the matrix products themselves.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, flat: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(index)
+        ctx.size = flat.numel()
+        return flat[index]
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (index,) = ctx.saved_tensors
+        flat_grad = grad.new_zeros(ctx.size)
+        flat_grad.index_add_(0, index.reshape(-1), grad.reshape(-1))
+        return flat_grad, None
+
+
+def take(flat: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return _Take.apply(flat, index)
 
 
 def text_initialisation(

@@ -38,11 +38,14 @@ class NegativeSampler:
     def sample(self, users: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
         """``[len(users), k]`` item indices, none of them (almost surely) the user's own."""
         negatives = torch.randint(0, self.n_items, (len(users), k), generator=generator)
-        owners = users[:, None].expand(-1, k)
+        flat = negatives.view(-1)
+        owners = users.repeat_interleave(k)
+        # Each round re-checks only the slots that clashed last round: after the first pass
+        # that is a few percent of the batch, not all of it.
+        slots = torch.nonzero(self.is_positive(owners, flat)).squeeze(1)
         for _ in range(RESAMPLE_ROUNDS):
-            clash = self.is_positive(owners, negatives)
-            n_clash = int(clash.sum())
-            if n_clash == 0:
+            if len(slots) == 0:
                 break
-            negatives[clash] = torch.randint(0, self.n_items, (n_clash,), generator=generator)
+            flat[slots] = torch.randint(0, self.n_items, (len(slots),), generator=generator)
+            slots = slots[self.is_positive(owners[slots], flat[slots])]
         return negatives

@@ -231,3 +231,29 @@ def test_dense_and_gathered_pair_scores_agree(monkeypatch: pytest.MonkeyPatch) -
     for scores in (dense, gathered):
         torch.testing.assert_close(scores[0], expected_pos)
         torch.testing.assert_close(scores[1][3, 1], users_v[2] @ items_v[4])
+
+
+def test_dense_and_gathered_pair_scores_have_the_same_gradients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Repeated users and items: their gradients must add up, not overwrite each other.
+    import torch
+    from recaug_embedding import model
+
+    def gradients() -> tuple[torch.Tensor, torch.Tensor]:
+        users_v = torch.randn(5, 3, generator=torch.Generator().manual_seed(1))
+        items_v = torch.randn(8, 3, generator=torch.Generator().manual_seed(2))
+        users_v.requires_grad_(True)
+        items_v.requires_grad_(True)
+        users = torch.tensor([0, 4, 4, 2, 4])
+        positives = torch.tensor([1, 7, 7, 3, 1])
+        negatives = torch.tensor([[2, 5], [1, 1], [6, 0], [7, 4], [1, 2]])
+        positive, negative = model.pair_scores(users_v, items_v, users, positives, negatives)
+        torch.nn.functional.softplus(negative - positive[:, None]).sum().backward()
+        return users_v.grad, items_v.grad
+
+    dense = gradients()
+    monkeypatch.setattr(model, "DENSE_MAX_SCORES", 0)
+    gathered = gradients()
+    torch.testing.assert_close(dense[0], gathered[0])
+    torch.testing.assert_close(dense[1], gathered[1])
