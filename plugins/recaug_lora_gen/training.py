@@ -25,6 +25,7 @@ from recaug_core.runtime import RunContext, stable_hash
 IGNORE = -100
 CHECKPOINT = "checkpoint"
 STATE = "state.json"
+SUMMARY = "trained.json"  # written when a phase ends: updates, where it resumed, losses
 
 
 @dataclass
@@ -106,6 +107,10 @@ def run_training(
             accelerator.wait_for_everyone()
     bar.close()
     wrapped.eval()
+    if ctx.is_main_process:
+        folder.mkdir(parents=True, exist_ok=True)
+        summary = {"updates": total, "resumed_from": start, "losses": losses}
+        (folder / SUMMARY).write_text(json.dumps(summary))
     return losses
 
 

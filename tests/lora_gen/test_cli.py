@@ -36,7 +36,9 @@ def check_rows(run: Path) -> None:
     assert len(set(pairs)) == len(pairs), "an item was generated twice for one user"
     assert synthetic.column("parent_user").null_count == 0
     scores = synthetic.column("score").drop_null().to_numpy()  # seed rows of new users: null
-    assert len(scores) and (scores <= 0).all() and (scores > -50).all(), "scores are log-probabilities"
+    assert len(scores) and (scores <= 0).all() and (scores > -50).all(), (
+        "scores are log-probabilities"
+    )
 
 
 def test_extend_on_demo_writes_catalog_items_new_to_each_user(recaug, fast, tmp_path):
