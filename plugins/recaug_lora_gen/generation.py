@@ -128,8 +128,10 @@ def sample_text(
     pad_id: int,
     eos_id: int,
     ctx: RunContext,
+    banned_tokens: Sequence[int] = (),
 ) -> list[str]:
-    """Free text after each prompt (no catalog constraint), one sample per prompt."""
+    """Free text after each prompt (no catalog constraint), one sample per prompt;
+    ``banned_tokens`` are never sampled."""
     texts: list[str] = []
     bar = ctx.progress(total=len(prompts), desc="lora-gen text", unit="text")
     for begin in range(0, len(prompts), sampling.batch_size):
@@ -145,6 +147,12 @@ def sample_text(
             top_p=sampling.top_p,
             enabled=False,
         )
+        processors = [warp]
+        if banned_tokens:
+            from transformers import SuppressTokensLogitsProcessor
+
+            suppress = SuppressTokensLogitsProcessor(list(banned_tokens), device=model.device)
+            processors = [suppress, warp]
         torch.manual_seed((ctx.seed * 1_000_003 + stable_hash("text", begin)) % 2**63)
         with torch.no_grad():
             out = model.generate(
@@ -155,7 +163,7 @@ def sample_text(
                 top_k=0,
                 top_p=1.0,
                 max_new_tokens=max_new_tokens,
-                logits_processor=[warp],
+                logits_processor=processors,
                 return_dict_in_generate=True,
                 output_logits=True,
                 pad_token_id=pad_id,

@@ -95,6 +95,14 @@ def _user_prompt(fitted: Fitted, template: Template, history: np.ndarray) -> lis
     )
 
 
+def _name_tokens(catalog: Catalog) -> list[int]:
+    """Tokens that stand for a whole item name (the tiny tokenizer's): a description is made of
+    words, so these are never sampled in text. Multi-token names are ordinary words: kept."""
+    if all(len(tokens) == 1 for tokens in catalog.tokens):
+        return [tokens[0] for tokens in catalog.tokens]
+    return []
+
+
 def generate_text(
     fitted: Fitted,
     train: Dataset,
@@ -124,6 +132,7 @@ def generate_text(
         pad_id=tokenizer.pad_token_id,
         eos_id=catalog.eos,
         ctx=ctx,
+        banned_tokens=_name_tokens(catalog),
     )
     item_ids = train.item_index.to_ids(np.asarray(thin, dtype=np.int64))
     user_ids = train.user_index.to_ids(np.asarray(users, dtype=np.int64))
