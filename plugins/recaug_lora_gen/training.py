@@ -25,7 +25,7 @@ from recaug_core.runtime import RunContext, stable_hash
 IGNORE = -100
 CHECKPOINT = "checkpoint"
 STATE = "state.json"
-SUMMARY = "trained.json"  # written when a phase ends: updates, where it resumed, losses
+SUMMARY = "trained.json"  # when a phase ends: updates, where it resumed, tokens, time, losses
 
 
 @dataclass
@@ -109,7 +109,13 @@ def run_training(
     wrapped.eval()
     if ctx.is_main_process:
         folder.mkdir(parents=True, exist_ok=True)
-        summary = {"updates": total, "resumed_from": start, "losses": losses}
+        summary = {
+            "updates": total,
+            "resumed_from": start,
+            "tokens": tokens,
+            "seconds": round(time.perf_counter() - started, 3),
+            "losses": losses,
+        }
         (folder / SUMMARY).write_text(json.dumps(summary))
     return losses
 

@@ -1,0 +1,112 @@
+"""How fast `lora-gen` trains and samples, and what the catalog constraint costs.
+
+For each dataset: fit with default options (tiny base pretrained, then LoRA fine-tuning),
+generate for the default target (sparse users), then sample the same prompts again with and
+without the constraint at the same batch size. Prints training tokens/s per phase, generation
+tokens/s and items/s, the constraint's overhead per sampled token, and peak RSS. Run on demand:
+
+    python benchmarks/lora_gen.py demo /work/data/ml-100k --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from recaug_core.api import GenerationRequest
+from recaug_core.loading import load_data
+from recaug_core.plugins import create
+from recaug_core.runtime import RunContext
+from recaug_core.split import split_dataset
+from recaug_core.targets import target_users
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", nargs="*", default=["demo"])
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--repeats", type=int, default=3, help="timings of each sampling mode")
+    parser.add_argument("-o", "--option", action="append", default=[], help="KEY=VALUE")
+    args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    options = dict(pair.split("=", 1) for pair in args.option)
+    for ref in args.data:
+        print(json.dumps({"data": ref, **measure(ref, options, args.repeats)}, indent=1))
+
+
+def measure(ref: str, options: dict[str, str], repeats: int) -> dict[str, Any]:
+    start_load = os.getloadavg()[0]
+    data = load_data(ref).dataset
+    split = split_dataset(data, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = RunContext(seed=0, work_dir=Path(tmp), show_progress=False)
+        strategy = create("strategies", "lora-gen", options)
+        started = time.perf_counter()
+        strategy.fit(split.train, ctx)
+        fit_s = time.perf_counter() - started
+        phases = {}
+        for phase in ("pretrain", "finetune"):
+            summary = Path(tmp) / "checkpoints" / "lora-gen" / phase / "trained.json"
+            if summary.exists():
+                facts = json.loads(summary.read_text())
+                phases[f"{phase}_tokens_per_s"] = round(facts["tokens"] / facts["seconds"])
+                phases[f"{phase}_s"] = facts["seconds"]
+        started = time.perf_counter()
+        rows = strategy.generate(split.train, GenerationRequest(), ctx).num_rows
+        generate_s = time.perf_counter() - started
+        fitted = strategy.fitted_
+        stats = fitted.stats
+        sampling = compare_constraint(fitted, split.train, ctx, repeats)
+    return {
+        "interactions": len(data),
+        "users": data.n_users,
+        "items": data.n_items,
+        "fit_s": round(fit_s, 2),
+        **phases,
+        "generated_rows": rows,
+        "generate_s": round(generate_s, 2),
+        "generation_tokens_per_s": round(stats.new_tokens / stats.seconds),
+        "generation_items_per_s": round(stats.items / stats.seconds, 1),
+        **sampling,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "load_average": [round(start_load, 2), round(os.getloadavg()[0], 2)],
+    }
+
+
+def compare_constraint(fitted: Any, train: Any, ctx: RunContext, repeats: int) -> dict[str, Any]:
+    """Seconds per sampled token with and without the constraint: same prompts, batch size
+    and number of items asked for (unconstrained rows may stop early or run on)."""
+    from recaug_lora_gen.generation import GenerationStats
+
+    users = target_users(train, "sparse")
+    histories = [fitted.history(u) for u in users]
+    per_token: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(repeats):
+        for constrained in (False, True):
+            stats = GenerationStats()
+            fitted.stats = stats
+            fitted.sample(
+                histories, histories, fitted.options.per_user, ctx, "bench",
+                constrained=constrained,
+            )  # fmt: skip
+            per_token[constrained].append(stats.seconds / max(stats.new_tokens, 1))
+    best = {mode: min(values) for mode, values in per_token.items()}
+    return {
+        "sampling_batch_size": fitted.options.batch_size,
+        "unconstrained_ms_per_token": round(best[False] * 1e3, 4),
+        "constrained_ms_per_token": round(best[True] * 1e3, 4),
+        "constraint_overhead": f"{100 * (best[True] / best[False] - 1):.1f}%",
+    }
+
+
+if __name__ == "__main__":
+    main()
