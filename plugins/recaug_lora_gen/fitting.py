@@ -131,7 +131,8 @@ def fit_model(train: Dataset, options: LoraGenOptions, ctx: RunContext) -> Fitte
         encoder_decoder=encoder_decoder,
     )
     key = fingerprint({"data": data_key, "base": base, "options": fit_key_options(options)}, [])
-    fitted.model = _adapt(fitted, train, key, ctx)
+    # Training moved the model to the accelerator's device; a loaded adapter needs the move.
+    fitted.model = _adapt(fitted, train, key, ctx).to(ctx.accelerator().device)
     fitted.model.eval()
     return fitted
 
