@@ -35,6 +35,7 @@ GENERATION_ONLY = (
     "checkpoint_every",
     "merge",
     "thin_words",
+    "threads",
 )
 ADAPTER = "adapter"
 FINGERPRINT_FILE = "recaug-fingerprint.txt"

@@ -87,6 +87,14 @@ class LoraGenOptions(Options):
     trust_remote_code: bool = Field(
         default=False, description="allow code shipped with base_model (off unless set)"
     )
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "torch CPU threads while fitting and sampling (default: 1 for the tiny model on "
+            "CPU, where more threads only add overhead; else torch's default)"
+        ),
+    )
     tiny_hidden: int = Field(default=64, ge=8, description="tiny base model: hidden size")
     tiny_layers: int = Field(default=2, ge=1, description="tiny base model: layers")
     pretrain_epochs: int = Field(default=6, ge=0, description="tiny base model: epochs")

@@ -10,6 +10,8 @@ adapter as safetensors. generate: per mode, sample items for real users (extend)
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
@@ -36,13 +38,20 @@ class LoraGenStrategy(Strategy):
     def fit(self, train: Dataset, ctx: RunContext) -> None:
         from recaug_lora_gen.fitting import fit_model
 
-        self.fitted_ = fit_model(train, self.options, ctx)
+        with cpu_threads(self.options, ctx):
+            self.fitted_ = fit_model(train, self.options, ctx)
 
     def generate(
         self, train: Dataset, request: GenerationRequest, ctx: RunContext
     ) -> pa.Table | SyntheticData:
         if request.budget == 0:
             return empty_interactions()
+        with cpu_threads(self.options, ctx):
+            return self._generate(train, request, ctx)
+
+    def _generate(
+        self, train: Dataset, request: GenerationRequest, ctx: RunContext
+    ) -> pa.Table | SyntheticData:
         if self.options.mode == "text":
             from recaug_lora_gen.text import generate_text
 
@@ -118,6 +127,25 @@ class LoraGenStrategy(Strategy):
             parent_user=parent_ids,
             score=pa.array(scores, pa.float32()),
         ).slice(0, request.budget)
+
+
+@contextmanager
+def cpu_threads(options: LoraGenOptions, ctx: RunContext) -> Iterator[None]:
+    """Run with ``options.threads`` torch threads (1 for the tiny model on CPU: its matrices
+    are too small to split, and on a busy machine extra threads wait on each other, measured
+    5x slower with 2 threads than with 1), then restore the caller's setting."""
+    import torch
+
+    threads = options.threads
+    if threads is None and options.base_model == "tiny" and ctx.accelerator().device.type == "cpu":
+        threads = 1
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _last_timestamps(train: Dataset) -> np.ndarray:
