@@ -108,3 +108,16 @@ def test_bad_options_exit_2_naming_the_option(recaug, fast, tmp_path, option, va
     assert result.code == 2, result.err
     assert named in result.err
     assert "Traceback" not in result.err
+
+
+def test_sampling_options_keep_the_guarantees(recaug, fast, tmp_path):
+    out = tmp_path / "run"
+    sampling = {"num_return_sequences": 3, "top_k": 5, "top_p": 0.9, "temperature": 0.8}
+    result = recaug(
+        "augment", "demo", *SMALL_DEMO, "--strategy", "lora-gen",
+        *options(fast, per_user=2, **sampling), "--target", "all", "--out", out,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    check_rows(out)
+    synthetic = pq.read_table(out / "synthetic.parquet")
+    assert pc.max(pc.value_counts(synthetic.column("user_id")).field("counts")).as_py() == 2
