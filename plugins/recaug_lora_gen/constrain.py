@@ -151,16 +151,20 @@ class CatalogConstraint(LogitsProcessor):
             self._consume(input_ids[:, -1].cpu().numpy())
         allowed = np.zeros(scores.shape, dtype=bool)
         count = self.trie.count
-        for row in range(scores.shape[0]):
+        wanting = ~self.stopped & ((self.node != ROOT) | (self.done < self.per_row))
+        # Rows between items all stand at the root: one vectorised step for all of them.
+        at_root = np.flatnonzero(wanting & (self.node == ROOT))
+        if len(at_root):
+            nodes = self.trie.child_nodes[ROOT]
+            open_ = self.banned_count[np.ix_(at_root, nodes)] < count[nodes]
+            allowed[np.ix_(at_root, self.trie.child_tokens[ROOT])] = open_
+            wanting[at_root[~open_.any(axis=1)]] = False  # nothing left for them: EOS
+        for row in np.flatnonzero(wanting & (self.node != ROOT)):
             node = int(self.node[row])
-            if not self.stopped[row] and (node != ROOT or self.done[row] < self.per_row[row]):
-                nodes = self.trie.child_nodes[node]
-                open_ = self.banned_count[row, nodes] < count[nodes]
-                tokens = self.trie.child_tokens[node][open_]
-                if len(tokens):
-                    allowed[row, tokens] = True
-                    continue
-            allowed[row, self.eos] = True
+            nodes = self.trie.child_nodes[node]
+            open_ = self.banned_count[row, nodes] < count[nodes]
+            allowed[row, self.trie.child_tokens[node][open_]] = True
+        allowed[~wanting, self.eos] = True
         mask = torch.from_numpy(allowed).to(scores.device)
         return self._warp(input_ids, scores.masked_fill(~mask, -float("inf")))
 
