@@ -92,7 +92,7 @@ def compare_constraint(fitted: Any, train: Any, ctx: RunContext, repeats: int) -
     may stop early at EOS, which only favours the unconstrained side."""
     from recaug_lora_gen.generation import GenerationStats
 
-    users = target_users(train, "sparse")
+    users = target_users(train, "all")  # every user: a job long enough to time reliably
     histories = [fitted.history(u) for u in users]
     seconds: dict[bool, list[float]] = {True: [], False: []}
     tokens: dict[bool, int] = {}

@@ -114,8 +114,10 @@ class CatalogConstraint(LogitsProcessor):
         rows = len(banned)
         self.banned_count = np.zeros((rows, trie.n_nodes), dtype=np.int64)
         for row, items in enumerate(banned):
-            for item in items:
-                self._ban(row, int(item))
+            paths = [trie.paths[i] for i in map(int, items) if i in trie.paths]
+            if paths:  # histories run to hundreds of items: count them in one call
+                np.add.at(self.banned_count[row], np.concatenate(paths), 1)
+                self.banned_count[row, ROOT] += len(paths)
         self.node = np.zeros(rows, dtype=np.int64)
         self.done = np.zeros(rows, dtype=np.int64)
         self.stopped = np.zeros(rows, dtype=bool)
