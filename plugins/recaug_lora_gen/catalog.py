@@ -88,20 +88,14 @@ def _prefix_free(tokens: list[list[int]]) -> bool:
 
 @dataclass
 class Template:
-    """A prompt template with one ``{history}`` (or other) slot, pre-tokenised around it."""
+    """A prompt template with one ``{history}`` (or ``{item}``) slot, tokenised around it."""
 
     before: list[int]
     after: list[int]
 
     @classmethod
-    def build(
-        cls, tokenizer: Any, text: str, slot: str = HISTORY, option: str = "template"
-    ) -> Template:
-        if text.count(slot) != 1:
-            raise RecaugError(
-                f"option '{option}' of strategy 'lora-gen' must contain {slot} exactly once "
-                f"(got {text!r})"
-            )
+    def build(cls, tokenizer: Any, text: str, slot: str = HISTORY) -> Template:
+        """``text`` holds ``slot`` exactly once (the options validate every template)."""
         before, after = text.split(slot)
         return cls(_encode(tokenizer, before), _encode(tokenizer, after))
 

@@ -100,9 +100,25 @@ class LoraGenOptions(Options):
     pretrain_epochs: int = Field(default=6, ge=0, description="tiny base model: epochs")
     pretrain_lr: float = Field(default=3e-3, gt=0, description="tiny base model: learning rate")
 
+    @field_validator("template", "user_template")
+    @classmethod
+    def _history_slot(cls, value: str) -> str:
+        return _one_slot(value, "{history}")
+
+    @field_validator("item_template")
+    @classmethod
+    def _item_slot(cls, value: str) -> str:
+        return _one_slot(value, "{item}")
+
     @field_validator("target_modules")
     @classmethod
     def _some_modules(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("name at least one module, or auto")
         return value
+
+
+def _one_slot(template: str, slot: str) -> str:
+    if template.count(slot) != 1:
+        raise ValueError(f"the template must contain {slot} exactly once")
+    return template

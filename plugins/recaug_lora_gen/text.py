@@ -50,7 +50,7 @@ def item_documents(
     train: Dataset, catalog: Catalog, tokenizer: Any, options: LoraGenOptions
 ) -> list[list[int]]:
     """Pretraining documents for the tiny model: each described item, as the prompt has it."""
-    template = Template.build(tokenizer, options.item_template, "{item}", "item_template")
+    template = Template.build(tokenizer, options.item_template, "{item}")
     return [
         template.before + catalog.tokens[item] + template.after + _encode(tokenizer, text)
         for item, text in enumerate(item_descriptions(train, options))
@@ -69,8 +69,8 @@ def _keywords(descriptions: list[str], history: np.ndarray) -> str:
 
 def finetune_examples(fitted: Fitted, train: Dataset, ctx: RunContext) -> list[Example]:
     options, catalog, tokenizer = fitted.options, fitted.catalog, fitted.tokenizer
-    item_template = Template.build(tokenizer, options.item_template, "{item}", "item_template")
-    user_template = Template.build(tokenizer, options.user_template, "{history}", "user_template")
+    item_template = Template.build(tokenizer, options.item_template, "{item}")
+    user_template = Template.build(tokenizer, options.user_template, "{history}")
     descriptions = item_descriptions(train, options)
     described = [
         i for i, text in enumerate(descriptions) if len(text.split()) >= options.thin_words
@@ -113,8 +113,8 @@ def generate_text(
     from recaug_lora_gen.generation import sample_text
 
     tokenizer, catalog = fitted.tokenizer, fitted.catalog
-    item_template = Template.build(tokenizer, options.item_template, "{item}", "item_template")
-    user_template = Template.build(tokenizer, options.user_template, "{history}", "user_template")
+    item_template = Template.build(tokenizer, options.item_template, "{item}")
+    user_template = Template.build(tokenizer, options.user_template, "{history}")
     descriptions = item_descriptions(train, options)
     thin = [i for i, text in enumerate(descriptions) if len(text.split()) < options.thin_words]
     users = target_users(train, "sparse" if request.target == "new" else request.target)
