@@ -7,6 +7,10 @@ tokens/s and items/s, the constraint's overhead on the same sampling job, and pe
 Run on demand (``-o KEY=VALUE`` passes strategy options):
 
     python benchmarks/lora_gen.py demo /work/data/ml-100k
+
+``--heldout RUN`` instead reads a finished `recaug augment` folder and prints how often the
+generated (user, item) pairs are among the user's held-out (validation or test) items, next to
+sampling the same number of items per user by training popularity.
 """
 
 from __future__ import annotations
@@ -36,7 +40,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--repeats", type=int, default=3, help="timings of each sampling mode")
     parser.add_argument("-o", "--option", action="append", default=[], help="KEY=VALUE")
+    parser.add_argument("--heldout", metavar="RUN", help="score a run folder's rows instead")
     args = parser.parse_args()
+    if args.heldout:
+        print(json.dumps(heldout_hits(Path(args.heldout)), indent=1))
+        return
     if args.threads:
         import torch
 
@@ -115,6 +123,36 @@ def compare_constraint(fitted: Any, train: Any, ctx: RunContext, repeats: int) -
         "constrained_s": round(best[True], 3),
         "constrained_tokens": tokens[True],
         "constraint_overhead": f"{100 * (best[True] / best[False] - 1):.1f}%",
+    }
+
+
+def heldout_hits(run: Path) -> dict[str, Any]:
+    """Share of generated pairs that are held-out pairs, vs popularity sampling (seed 0)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    split = pq.read_table(run / "split.parquet").to_pandas()
+    synthetic = pq.read_table(run / "synthetic.parquet").to_pandas()
+    train = split[split["split"] == "train"]
+    held_rows = split[split["split"] != "train"]
+    held = set(zip(held_rows["user_id"], held_rows["item_id"]))
+    generated = np.mean([pair in held for pair in zip(synthetic["user_id"], synthetic["item_id"])])
+    popularity = train["item_id"].value_counts()
+    items, weights = popularity.index.to_numpy(), popularity.to_numpy() / popularity.sum()
+    owned = train.groupby("user_id")["item_id"].apply(set)
+    rng = np.random.default_rng(0)
+    hits = []
+    for user, count in synthetic.groupby("user_id").size().items():
+        picks: list[str] = []
+        while len(picks) < count:
+            item = rng.choice(items, p=weights)
+            if item not in owned.get(user, set()) and item not in picks:
+                picks.append(item)
+        hits += [(user, item) in held for item in picks]
+    return {
+        "rows": len(synthetic),
+        "generated_heldout_share": round(float(generated), 4),
+        "popularity_sampling_heldout_share": round(float(np.mean(hits)), 4),
     }
 
 
