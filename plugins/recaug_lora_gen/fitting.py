@@ -153,19 +153,12 @@ def _tiny(
         k: getattr(options, k)
         for k in ("tiny_hidden", "tiny_layers", "pretrain_epochs", "pretrain_lr", "batch_size")
     }
-    key = fingerprint(
-        {
-            "data": data_key,
-            "model": shaping,
-            "max_length": options.max_length,
-            "templates": [options.template, options.item_template, options.user_template],
-            "text": options.mode == "text",
-        },
-        [],
-    )
     texts = [options.template, options.item_template, options.user_template]
     if options.mode == "text":
         texts += train.item_texts()
+    # The texts (templates, and item text in text mode) shape the vocabulary: part of the key.
+    parts = {"data": data_key, "model": shaping, "max_length": options.max_length, "texts": texts}
+    key = fingerprint(parts, [])
 
     def documents(tokenizer: Any) -> list[Any]:
         catalog = Catalog.build(tokenizer, names)

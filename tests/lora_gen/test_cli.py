@@ -121,3 +121,24 @@ def test_sampling_options_keep_the_guarantees(recaug, fast, tmp_path):
     check_rows(out)
     synthetic = pq.read_table(out / "synthetic.parquet")
     assert pc.max(pc.value_counts(synthetic.column("user_id")).field("counts")).as_py() == 2
+
+
+def test_tiny_base_model_is_cached_by_fingerprint(recaug, fast, tmp_path):
+    cache = tmp_path / "cache"
+
+    def run(name: str, **more: object) -> Path:
+        out = tmp_path / name
+        result = recaug(
+            "augment", "demo", *SMALL_DEMO, "--strategy", "lora-gen",
+            *options(fast, cache_dir=cache, **more), "--out", out,
+        )  # fmt: skip
+        assert result.code == 0, result.err
+        return out
+
+    first = run("first")
+    assert (first / "checkpoints" / "lora-gen" / "pretrain" / "trained.json").exists()
+    assert len(list(cache.glob("tiny-*"))) == 1
+    second = run("second")
+    assert not (second / "checkpoints" / "lora-gen" / "pretrain").exists(), "pretrained again"
+    run("other", tiny_hidden=16)
+    assert len(list(cache.glob("tiny-*"))) == 2, "a different model reused the cached one"
