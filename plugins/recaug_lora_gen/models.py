@@ -18,7 +18,6 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
 def load_base(path: str, trust_remote_code: bool) -> tuple[Any, Any]:
     """(model, tokenizer) from a folder or hub id; encoder-decoder models are recognised."""
-    import torch
     from transformers import (
         AutoConfig,
         AutoModelForCausalLM,
@@ -34,7 +33,6 @@ def load_base(path: str, trust_remote_code: bool) -> tuple[Any, Any]:
             path,
             use_safetensors=True,
             trust_remote_code=trust_remote_code,
-            dtype=torch.float32,
         )
     except (OSError, ValueError) as exc:
         raise RecaugError(
