@@ -8,6 +8,7 @@ config comes from ``LoraConfig.from_pretrained`` (JSON) and the weights from
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,19 @@ def attach_lora(model: Any, options: Any) -> Any:
         target_modules=modules,
     )
     try:
-        return get_peft_model(model, config)
+        return _peft_model(get_peft_model, model, config)
     except ValueError as exc:
         raise RecaugError(
             f"option 'target_modules' of strategy 'lora-gen': {str(exc).splitlines()[0]}"
         ) from None
+
+
+def _peft_model(get_peft_model: Any, model: Any, config: Any) -> Any:
+    # peft 0.21 calls a transformers method that transformers 5 deprecates; the warning is
+    # theirs to fix and would only clutter every run's output.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+        return get_peft_model(model, config)
 
 
 def load_adapter(model: Any, folder: str) -> Any:
@@ -82,7 +91,7 @@ def load_adapter(model: Any, folder: str) -> Any:
             f"(found: {found}); adapters load from safetensors only"
         )
     config = LoraConfig.from_pretrained(str(path))
-    peft_model = get_peft_model(model, config)
+    peft_model = _peft_model(get_peft_model, model, config)
     result = set_peft_model_state_dict(peft_model, load_file(str(weights)))
     if getattr(result, "unexpected_keys", None):
         raise RecaugError(
