@@ -59,8 +59,11 @@ class Catalog:
             # A separator ends every item, so "Alien" is never read as the start of "Aliens".
             separator = tokenizer.encode(" ;", add_special_tokens=False)
             tokens = [t + separator for t in tokens]
-        if len({tuple(t) for t in tokens}) != len(tokens):
-            raise RecaugError("lora-gen: two items have the same tokens; check their names")
+        if not _prefix_free(tokens):  # e.g. one name is another's followed by " ;"
+            raise RecaugError(
+                "lora-gen: some item names cannot be told apart once tokenised (identical, or "
+                "one is another followed by ' ;'); choose another name_column"
+            )
         eos = tokenizer.eos_token_id
         if eos is None:
             raise RecaugError("lora-gen: the base model's tokenizer has no EOS token")
@@ -82,6 +85,7 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
 
 
 def _prefix_free(tokens: list[list[int]]) -> bool:
+    """No sequence starts another (nor equals it)."""
     ordered = sorted(tuple(t) for t in tokens)
     return all(b[: len(a)] != a for a, b in itertools.pairwise(ordered))
 

@@ -42,3 +42,35 @@ def test_split_reads_items_back_and_stops_outside_the_trie():
 def test_an_item_that_prefixes_another_is_rejected(sequences):
     with pytest.raises(ValueError, match="prefix"):
         ItemTrie(sequences, items=[0, 1])
+
+
+class WordTokenizer:
+    """One id per whitespace-separated word (enough to exercise Catalog.build)."""
+
+    eos_token_id = 0
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+
+    def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
+        return [self.ids.setdefault(word, len(self.ids) + 1) for word in text.split()]
+
+
+def test_items_get_a_separator_only_when_one_name_starts_another():
+    from recaug_lora_gen.catalog import Catalog
+
+    tokenizer = WordTokenizer()
+    ids = tokenizer.ids
+    assert Catalog.build(tokenizer, ["Alien", "Heat"]).tokens == [[ids["Alien"]], [ids["Heat"]]]
+    catalog = Catalog.build(tokenizer, ["Star", "Star Wars"])
+    star, wars, separator = ids["Star"], ids["Wars"], ids[";"]
+    assert catalog.tokens == [[star, separator], [star, wars, separator]]
+    ItemTrie(catalog.tokens, items=[0, 1])  # prefix-free now
+
+
+def test_names_that_stay_ambiguous_are_an_error():
+    from recaug_core.errors import RecaugError
+    from recaug_lora_gen.catalog import Catalog
+
+    with pytest.raises(RecaugError, match="told apart"):
+        Catalog.build(WordTokenizer(), ["Star", "Star ;"])
