@@ -76,11 +76,14 @@ def test_budget_and_target_are_honoured(recaug, fast, tmp_path):
     assert not set(synthetic.column("item_id").to_pylist()) & set(head)
 
 
-def test_synthesize_makes_new_users_from_real_parents(recaug, fast, tmp_path):
+@pytest.mark.parametrize(
+    ("mode", "target"), [("synthesize", "sparse"), ("extend", "new")], ids=["mode", "target"]
+)
+def test_synthesize_makes_new_users_from_real_parents(recaug, fast, tmp_path, mode, target):
     out = tmp_path / "run"
     result = recaug(
         "augment", "demo", *SMALL_DEMO, "--strategy", "lora-gen",
-        *options(fast, mode="synthesize", new_users=12), "--out", out,
+        *options(fast, mode=mode, new_users=12), "--target", target, "--out", out,
     )  # fmt: skip
     assert result.code == 0, result.err
     check_rows(out)
