@@ -1,4 +1,4 @@
-"""A run killed (SIGKILL) while fine-tuning continues with --resume to the same rows."""
+"""A run killed (SIGKILL) while training continues with --resume to the same rows."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 ARGS = [
     "augment", "demo", "-s", "users=150", "-s", "items=100", "-s", "interactions=2500",
     "--strategy", "lora-gen", "--seed", "5",
-    "-o", "tiny_hidden=32", "-o", "pretrain_epochs=1", "-o", "epochs=12",
+    "-o", "tiny_hidden=32", "-o", "pretrain_epochs=4", "-o", "epochs=12",
     "-o", "per_user=3", "-o", "max_length=64", "-o", "cuts_per_user=2",
     "-o", "checkpoint_every=3",
 ]  # fmt: skip
@@ -31,9 +32,10 @@ def environment() -> dict[str, str]:
     return {**env, "RECAUG_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
 
 
-def test_killed_run_resumes_to_the_rows_of_an_uninterrupted_run(tmp_path, recaug):
+@pytest.mark.parametrize("phase", ["pretrain", "finetune"])
+def test_killed_run_resumes_to_the_rows_of_an_uninterrupted_run(tmp_path, recaug, phase):
     killed = tmp_path / "killed"
-    checkpoint = killed / "checkpoints" / "lora-gen" / "finetune" / "checkpoint" / "state.json"
+    checkpoint = killed / "checkpoints" / "lora-gen" / phase / "checkpoint" / "state.json"
     process = subprocess.Popen(
         command(killed), env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -53,7 +55,7 @@ def test_killed_run_resumes_to_the_rows_of_an_uninterrupted_run(tmp_path, recaug
     )
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads((checkpoint.parent.parent / "trained.json").read_text())
-    assert summary["resumed_from"] == reached, "fine-tuning started over instead of resuming"
+    assert summary["resumed_from"] == reached, f"{phase} started over instead of resuming"
     assert summary["updates"] > reached
 
     whole = tmp_path / "whole"
