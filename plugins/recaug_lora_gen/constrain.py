@@ -79,7 +79,7 @@ class ItemTrie:
 
 class CatalogConstraint(LogitsProcessor):
     """Masks every token that would not continue an allowed item; after ``items_per_row``
-    items (``per_row[r]`` for row ``r`` when given), or when a row's allowed items run out,
+    items (one count for all rows, or one per row), or when a row's allowed items run out,
     only EOS is allowed. ``enabled=False`` masks nothing (to measure what the mask costs).
 
     Sampling warpers (temperature, top-k, top-p) run here, after the mask, so they never
@@ -90,20 +90,18 @@ class CatalogConstraint(LogitsProcessor):
         self,
         trie: ItemTrie,
         banned: Sequence[Sequence[int]],
-        items_per_row: int,
+        items_per_row: int | Sequence[int],
         eos_token_id: int,
         *,
         temperature: float = 1.0,
         top_k: int = 0,
         top_p: float = 1.0,
-        per_row: Sequence[int] | None = None,
         enabled: bool = True,
     ) -> None:
         self.trie = trie
         self.enabled = enabled
-        self.per_row = np.asarray(
-            per_row if per_row is not None else [items_per_row] * len(banned), dtype=np.int64
-        )
+        counts = [items_per_row] * len(banned) if isinstance(items_per_row, int) else items_per_row
+        self.per_row = np.asarray(counts, dtype=np.int64)
         self.eos = eos_token_id
         self.temperature = temperature
         self.warpers: list[LogitsProcessor] = []

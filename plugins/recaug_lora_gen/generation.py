@@ -67,16 +67,14 @@ def sample_items(
         rows = list(range(begin, min(begin + sampling.batch_size, len(prompts))))
         ids, mask = left_pad([prompts[r] for r in rows], pad_id)
         want = max(per_prompt[r] for r in rows)
-        # Rows stop at their own count: those that want fewer items are asked for fewer.
         processor = CatalogConstraint(
             trie,
             [banned[r] for r in rows for _ in range(copies)],
-            want,
+            [per_prompt[r] for r in rows for _ in range(copies)],  # each row stops at its own
             eos_id,
             temperature=sampling.temperature,
             top_k=sampling.top_k,
             top_p=sampling.top_p,
-            per_row=[per_prompt[r] for r in rows for _ in range(copies)],
             enabled=constrained,
         )
         torch.manual_seed((ctx.seed * 1_000_003 + stable_hash(phase, begin)) % 2**63)
