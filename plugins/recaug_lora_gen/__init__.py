@@ -1,0 +1,11 @@
+"""Bundled strategy `lora-gen`: a causal (or encoder-decoder) language model, LoRA fine-tuned
+on users' histories, writes new interactions by constrained decoding over the catalog."""
+
+from recaug_core import hookimpl
+
+
+@hookimpl
+def register_strategies(register):  # type: ignore[no-untyped-def]
+    from recaug_lora_gen.strategy import LoraGenStrategy
+
+    register(LoraGenStrategy)

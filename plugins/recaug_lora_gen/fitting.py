@@ -1,0 +1,242 @@
+"""fit(): base model (tiny pretrained here, or loaded), LoRA fine-tuning, adapter saved.
+
+Everything lives under the run's checkpoint folder ``checkpoints/lora-gen/``: ``pretrain/``
+and ``finetune/`` training checkpoints, ``adapter/`` (the LoRA adapter, safetensors),
+``merged/`` with ``merge=true``, and the tiny base model ``tiny-<fingerprint>/`` unless
+``cache_dir`` puts it elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recaug_core.data import Dataset
+from recaug_core.runtime import RunContext
+from recaug_lora_gen import models, prompts
+from recaug_lora_gen.catalog import Catalog, Template, item_names
+from recaug_lora_gen.constrain import ItemTrie
+from recaug_lora_gen.generation import GenerationStats, Sampling, sample_items
+from recaug_lora_gen.options import LoraGenOptions
+from recaug_lora_gen.tiny import ensure_tiny, fingerprint
+from recaug_lora_gen.training import Schedule, run_training
+
+GENERATION_ONLY = (
+    "new_users",
+    "seed_items",
+    "temperature",
+    "top_p",
+    "top_k",
+    "num_return_sequences",
+    "checkpoint_every",
+    "merge",
+    "thin_words",
+    "threads",
+)
+ADAPTER = "adapter"
+FINGERPRINT_FILE = "recaug-fingerprint.txt"
+
+
+@dataclass
+class Fitted:
+    """The fine-tuned model and what sampling from it needs."""
+
+    model: Any
+    tokenizer: Any
+    catalog: Catalog
+    template: Template
+    trie: ItemTrie
+    indptr: np.ndarray  # real training histories, CSR over train.user_index
+    items: np.ndarray
+    options: LoraGenOptions
+    folder: Path
+    encoder_decoder: bool
+    stats: GenerationStats = field(default_factory=GenerationStats)
+
+    def history(self, user: int) -> np.ndarray:
+        return self.items[self.indptr[user] : self.indptr[user + 1]]
+
+    def sampling(self) -> Sampling:
+        o = self.options
+        return Sampling(o.temperature, o.top_k, o.top_p, o.num_return_sequences, o.batch_size)
+
+    def sample(
+        self,
+        histories: Sequence[np.ndarray],
+        banned: Sequence[np.ndarray],
+        n_items: int | Sequence[int],
+        ctx: RunContext,
+        phase: str,
+        *,
+        allowed: np.ndarray | None = None,
+        constrained: bool = True,
+    ) -> list[list[tuple[int, float]]]:
+        """Items for each history (never one of its ``banned``), restricted to ``allowed``."""
+        trie = self.trie
+        if allowed is not None:
+            chosen = np.flatnonzero(allowed)
+            trie = ItemTrie([self.catalog.tokens[i] for i in chosen], chosen.tolist())
+        most = n_items if isinstance(n_items, int) else max(n_items, default=1)
+        room = self.options.max_length - most * trie.max_depth - 1
+        prompt_ids = [
+            prompts.history_prompt(
+                self.catalog, self.template, h, self.options.max_history, max(room, 8)
+            )
+            for h in histories
+        ]
+        return sample_items(
+            self.model,
+            prompt_ids,
+            [b.tolist() for b in banned],
+            trie,
+            n_items,
+            self.sampling(),
+            pad_id=self.tokenizer.pad_token_id,
+            eos_id=self.catalog.eos,
+            ctx=ctx,
+            phase=phase,
+            constrained=constrained,
+            stats=self.stats,
+        )
+
+
+def fit_model(train: Dataset, options: LoraGenOptions, ctx: RunContext) -> Fitted:
+    real = train.real()
+    indptr, items = real.sequences()
+    names = item_names(train, options.name_column)
+    folder = ctx.checkpoint_dir("lora-gen")
+    data_key = fingerprint(
+        {"names": names, "seed": ctx.seed}, [indptr.astype(np.int64), items.astype(np.int64)]
+    )
+    base = options.base_model
+    if base == "tiny":
+        base = str(_tiny(train, names, indptr, items, data_key, options, ctx))
+    model, tokenizer = models.load_base(base, options.trust_remote_code)
+    encoder_decoder = bool(model.config.is_encoder_decoder)
+    catalog = Catalog.build(tokenizer, names)
+    template = Template.build(tokenizer, options.template)
+    fitted = Fitted(
+        model=model,
+        tokenizer=tokenizer,
+        catalog=catalog,
+        template=template,
+        trie=ItemTrie(catalog.tokens, list(range(len(names)))),
+        indptr=indptr,
+        items=items,
+        options=options,
+        folder=folder,
+        encoder_decoder=encoder_decoder,
+    )
+    key = fingerprint({"data": data_key, "base": base, "options": fit_key_options(options)}, [])
+    # Training moved the model to the accelerator's device; a loaded adapter needs the move.
+    fitted.model = _adapt(fitted, train, key, ctx).to(ctx.accelerator().device)
+    fitted.model.eval()
+    return fitted
+
+
+def _tiny(
+    train: Dataset,
+    names: list[str],
+    indptr: np.ndarray,
+    items: np.ndarray,
+    data_key: str,
+    options: LoraGenOptions,
+    ctx: RunContext,
+) -> Path:
+    from recaug_lora_gen.text import item_documents
+
+    shaping = {
+        k: getattr(options, k)
+        for k in ("tiny_hidden", "tiny_layers", "pretrain_epochs", "pretrain_lr", "batch_size")
+    }
+    texts = [options.template, options.item_template, options.user_template]
+    if options.mode == "text":
+        texts += train.item_texts()
+    # The texts (templates, and item text in text mode) shape the vocabulary: part of the key.
+    parts = {"data": data_key, "model": shaping, "max_length": options.max_length, "texts": texts}
+    key = fingerprint(parts, [])
+
+    def documents(tokenizer: Any) -> list[Any]:
+        catalog = Catalog.build(tokenizer, names)
+        extra = item_documents(train, catalog, tokenizer, options) if options.mode == "text" else []
+        return prompts.pretraining_documents(catalog, indptr, items, extra, options.max_length)
+
+    return ensure_tiny(cache_root(options, ctx), key, names, texts, documents, options, ctx)
+
+
+def _adapt(fitted: Fitted, train: Dataset, key: str, ctx: RunContext) -> Any:
+    """The model with LoRA: loaded from ``adapter``, or a finished adapter of this run when
+    resuming, or fine-tuned now (then saved)."""
+    options = fitted.options
+    if options.adapter:
+        model = models.load_adapter(fitted.model, options.adapter)
+    else:
+        final = fitted.folder / ADAPTER
+        marker = final / FINGERPRINT_FILE
+        if ctx.resume and marker.exists() and marker.read_text() == key:
+            ctx.log(f"lora-gen: resuming with the finished adapter in {final}")
+            model = models.load_adapter(fitted.model, str(final))
+        else:
+            model = models.attach_lora(fitted.model, options)
+            fitted.model = model
+            _finetune(fitted, train, key, ctx)
+            if ctx.is_main_process:
+                models.save_adapter(model, final)
+                marker.write_text(key)
+    if options.merge:
+        merged_dir = fitted.folder / "merged"
+        model = models.save_merged(model, fitted.tokenizer, merged_dir)
+    return model
+
+
+def _finetune(fitted: Fitted, train: Dataset, key: str, ctx: RunContext) -> None:
+    options = fitted.options
+    if options.mode == "text":
+        from recaug_lora_gen.text import finetune_examples
+
+        examples = finetune_examples(fitted, train, ctx)
+    else:
+        examples = prompts.next_item_examples(
+            fitted.catalog,
+            fitted.template,
+            fitted.indptr,
+            fitted.items,
+            cuts=options.cuts_per_user,
+            per_user=options.per_user,
+            max_items=options.max_history,
+            max_length=options.max_length,
+            encoder_decoder=fitted.encoder_decoder,
+            rng=ctx.rng("lora-gen", "cuts"),
+        )
+    if not examples or options.epochs == 0:
+        return
+    schedule = Schedule(
+        options.epochs, options.lr, options.batch_size, options.grad_accum, options.checkpoint_every
+    )
+    run_training(
+        fitted.model,
+        examples,
+        schedule,
+        phase="finetune",
+        folder=fitted.folder / "finetune",
+        fingerprint=key,
+        pad_id=fitted.tokenizer.pad_token_id,
+        ctx=ctx,
+    )
+
+
+def fit_key_options(options: LoraGenOptions) -> dict[str, Any]:
+    """The options that shape the fine-tuned model (sampling options do not)."""
+    return {k: v for k, v in options.model_dump(mode="json").items() if k not in GENERATION_ONLY}
+
+
+def cache_root(options: LoraGenOptions, ctx: RunContext) -> Path:
+    if options.cache_dir:
+        path = Path(options.cache_dir).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return ctx.checkpoint_dir("lora-gen")
