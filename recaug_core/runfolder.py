@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
 import shutil
 import sys
@@ -46,14 +47,28 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-class RunFolder:
-    """Owns ``path`` for one run: ``open`` checks what is there, ``close`` releases the lock."""
+def is_launch_follower() -> bool:
+    """Whether this is a non-main process of ``accelerate launch`` / ``torchrun``.
 
-    def __init__(self, path: str | Path) -> None:
+    Those launchers start one process per device, each running the same command; every process
+    must compute (training synchronises them), but only the main one owns the run folder.
+    """
+    return os.environ.get("RANK", "0") != "0"
+
+
+class RunFolder:
+    """Owns ``path`` for one run: ``open`` checks what is there, ``close`` releases the lock.
+
+    In a follower process of a multi-process launch (``writer=False``) it only reads: it takes
+    no lock and writes nothing, since the main process writes the same results.
+    """
+
+    def __init__(self, path: str | Path, *, writer: bool | None = None) -> None:
         self.path = Path(path)
         self.lock = RunLock(self.path)
         self.manifest: dict[str, Any] = {}
         self.created = False
+        self.writer = not is_launch_follower() if writer is None else writer
 
     def open(
         self, fingerprint: dict[str, Any], *, resume: bool, command: list[str] | None = None
@@ -62,6 +77,8 @@ class RunFolder:
         fingerprint = json.loads(json.dumps(fingerprint, default=str))  # as stored: tuples -> lists
         if self.path.exists() and not self.path.is_dir():
             raise RecaugError(f"--out {self.path} is a file, not a folder")
+        if not self.writer:
+            return self._follow(resume)
         self.created = not self.path.exists()
         self.lock.acquire()  # before looking, so two starts cannot both see an empty folder
         try:
@@ -82,6 +99,15 @@ class RunFolder:
             }
             self.save()
         return resuming
+
+    def _follow(self, resume: bool) -> bool:
+        """A follower reads the state the main process decides on (it checks the same
+        folder at the same moment, before either has written)."""
+        manifest_path = self.path / MANIFEST
+        if resume and manifest_path.exists():
+            with contextlib.suppress(OSError, ValueError):
+                self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        return resume and bool(self.manifest)
 
     def _check_existing(self, fingerprint: dict[str, Any], resume: bool) -> bool:
         entries = (
@@ -133,10 +159,12 @@ class RunFolder:
         self.save()
 
     def write_table(self, name: str, table: Any) -> None:
-        write_parquet(self.path / name, table)
+        if self.writer:
+            write_parquet(self.path / name, table)
 
     def save(self) -> None:
-        write_json(self.path / MANIFEST, self.manifest)
+        if self.writer:
+            write_json(self.path / MANIFEST, self.manifest)
 
     def finish(self, **fields: Any) -> None:
         self.manifest.update(fields)
@@ -146,6 +174,8 @@ class RunFolder:
 
     def fail(self, reason: str) -> None:
         """Record a failure; a run that produced nothing worth resuming leaves no trace."""
+        if not self.writer:
+            return
         checkpoints = self.path / "checkpoints"
         has_work = bool(self.manifest.get("stages")) or (
             checkpoints.exists() and any(checkpoints.rglob("*"))
@@ -165,7 +195,8 @@ class RunFolder:
                 self.path.rmdir()
 
     def close(self) -> None:
-        self.lock.release()
+        if self.writer:
+            self.lock.release()
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:

@@ -29,6 +29,31 @@ class GenerationStats:
     seconds: float = 0.0
 
 
+def my_batches(n_prompts: int, batch_size: int, ctx: RunContext) -> range:
+    """The batch starts this process samples: every ``world``-th batch from its rank.
+
+    Each batch is seeded by its start, so the rows do not depend on how many processes share
+    the work (``accelerate launch`` on several devices gives the same rows as one process).
+    """
+    accelerator = ctx.accelerator()
+    step = batch_size * accelerator.num_processes
+    return range(accelerator.process_index * batch_size, n_prompts, step)
+
+
+def gather_rows(results: list[list[Any]], ctx: RunContext) -> list[list[Any]]:
+    """Every process's results merged by prompt (each prompt was sampled by one process)."""
+    accelerator = ctx.accelerator()
+    if accelerator.num_processes == 1:
+        return results
+    from accelerate.utils import gather_object
+
+    mine = [(index, found) for index, found in enumerate(results) if found]
+    merged: list[list[Any]] = [[] for _ in results]
+    for index, found in gather_object(mine):
+        merged[index] = found
+    return merged
+
+
 def left_pad(prompts: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
@@ -63,7 +88,7 @@ def sample_items(
     bar = ctx.progress(total=len(prompts), desc=f"lora-gen {phase}", unit="user")
     started = time.perf_counter()
     device = model.device
-    for begin in range(0, len(prompts), sampling.batch_size):
+    for begin in my_batches(len(prompts), sampling.batch_size, ctx):
         rows = list(range(begin, min(begin + sampling.batch_size, len(prompts))))
         ids, mask = left_pad([prompts[r] for r in rows], pad_id)
         want = max(per_prompt[r] for r in rows)
@@ -110,6 +135,7 @@ def sample_items(
             stats.new_tokens += int((new != pad_id).sum())
         bar.update(len(rows))
     bar.close()
+    results = gather_rows(results, ctx)
     if stats is not None:
         stats.items += sum(len(r) for r in results)
         stats.seconds += time.perf_counter() - started
@@ -130,9 +156,9 @@ def sample_text(
 ) -> list[str]:
     """Free text after each prompt (no catalog constraint), one sample per prompt;
     ``banned_tokens`` are never sampled."""
-    texts: list[str] = []
+    texts: list[list[str]] = [[] for _ in prompts]
     bar = ctx.progress(total=len(prompts), desc="lora-gen text", unit="text")
-    for begin in range(0, len(prompts), sampling.batch_size):
+    for begin in my_batches(len(prompts), sampling.batch_size, ctx):
         batch = prompts[begin : begin + sampling.batch_size]
         ids, mask = left_pad(batch, pad_id)
         warp = CatalogConstraint(
@@ -168,9 +194,9 @@ def sample_text(
                 eos_token_id=eos_id,
             )
         new = out.sequences[:, -len(out.logits) :].cpu()
-        texts += [
-            " ".join(t.split()) for t in tokenizer.batch_decode(new, skip_special_tokens=True)
-        ]
+        decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
+        for offset, text in enumerate(decoded):
+            texts[begin + offset] = [" ".join(text.split())]
         bar.update(len(batch))
     bar.close()
-    return texts
+    return [found[0] if found else "" for found in gather_rows(texts, ctx)]

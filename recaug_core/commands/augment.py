@@ -203,7 +203,8 @@ def augment_command(
         raise
     finally:
         folder.close()
-    _report(folder.manifest, as_json)
+    if folder.writer:  # under a multi-process launch, the main process reports for all
+        _report(folder.manifest, as_json)
 
 
 def _reload_generated(out: Any) -> Any:
