@@ -1,4 +1,4 @@
-"""Several processes (``accelerate launch``): sampling is shared out and the folder has one owner."""
+"""Several processes (`accelerate launch`): sampling is shared out; the folder has one owner."""
 
 from __future__ import annotations
 
