@@ -1,0 +1,150 @@
+"""Turning a model's per-user item probabilities into synthetic rows (numpy only).
+
+Both generators hand over probability rows; sampling without replacement in proportion to
+them is the Gumbel-top-k trick: the k largest of ``log p + Gumbel noise`` are a draw of k
+distinct items with the probabilities of successive sampling, vectorised over a whole batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
+
+from recaug_core.data import Dataset
+from recaug_core.errors import RecaugError
+
+BATCH = 512
+
+Probabilities = Callable[[np.ndarray], np.ndarray]
+
+
+def sample_items(
+    probabilities: np.ndarray,
+    counts: np.ndarray,
+    rng: np.random.Generator,
+    blocked: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``counts[r]`` distinct items for each row ``r`` in proportion to its
+    probabilities, never a ``blocked`` one; returns (row, item) of every draw, rows in order,
+    each row's items in draw order. A row with fewer eligible items gets fewer."""
+    keys = np.log(np.maximum(probabilities.astype(np.float64), 1e-300))
+    keys += rng.gumbel(size=keys.shape)
+    if blocked is not None:
+        keys[blocked] = -np.inf
+    depth = int(min(counts.max(initial=0), keys.shape[1]))
+    if depth == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    top = np.argpartition(-keys, depth - 1, axis=1)[:, :depth]
+    top_keys = np.take_along_axis(keys, top, axis=1)
+    order = np.argsort(-top_keys, axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    top_keys = np.take_along_axis(top_keys, order, axis=1)
+    wanted = (np.arange(depth)[None, :] < counts[:, None]) & np.isfinite(top_keys)
+    rows = np.broadcast_to(np.arange(len(counts))[:, None], top.shape)
+    return rows[wanted].astype(np.int64), top[wanted].astype(np.int64)
+
+
+def blocked_rows(known: sp.csr_matrix, users: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """[len(users), n_items] mask of items a user already has (or outside ``allowed``)."""
+    blocked = known[users].toarray() > 0
+    if allowed is not None:
+        blocked |= ~allowed[None, :]
+    return blocked
+
+
+def extend(
+    probabilities: Probabilities,
+    known: sp.csr_matrix,
+    users: np.ndarray,
+    per_user: int,
+    budget: int | None,
+    allowed: np.ndarray | None,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Up to ``per_user`` new items for each of ``users`` (a random subset of them when the
+    budget is smaller): (user, item, probability) arrays."""
+    if budget is not None:
+        needed = -(-budget // per_user)
+        users = np.sort(rng.permutation(users)[:needed])
+    out_users, out_items, out_scores = [], [], []
+    for start in range(0, len(users), BATCH):
+        chunk = users[start : start + BATCH]
+        probs = probabilities(chunk)
+        blocked = blocked_rows(known, chunk, allowed)
+        counts = np.full(len(chunk), per_user, dtype=np.int64)
+        rows, items = sample_items(probs, counts, rng, blocked)
+        out_users.append(chunk[rows])
+        out_items.append(items)
+        out_scores.append(probs[rows, items])
+    return _trim(out_users, out_items, out_scores, budget)
+
+
+def real_lengths_sample(
+    lengths: np.ndarray, n_users: int | None, budget: int | None, cap: int, rng: np.random.Generator
+) -> np.ndarray:
+    """History lengths of new users drawn from the real (non-empty) lengths, at most ``cap``:
+    ``n_users`` of them, or, under a budget, as many as fill it (the last one cut)."""
+    pool = np.minimum(lengths[lengths > 0], cap)
+    if len(pool) == 0 or cap == 0:
+        return np.zeros(0, np.int64)
+    if budget is None:
+        return rng.choice(pool, size=n_users or 0).astype(np.int64)
+    drawn = rng.choice(pool, size=max(1, budget // max(1, int(pool.min())) + 1))
+    total = np.cumsum(drawn)
+    n = int(np.searchsorted(total, budget)) + 1
+    drawn = drawn[:n].astype(np.int64)
+    if n and total[n - 1] > budget:
+        drawn[-1] -= int(total[n - 1] - budget)
+    if n_users is not None:
+        drawn = drawn[:n_users]
+    return drawn[drawn > 0]
+
+
+def synthesize(
+    probabilities: Callable[[int, int], tuple[np.ndarray, np.ndarray | None]],
+    lengths: np.ndarray,
+    allowed: np.ndarray | None,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Items of new users ``0..len(lengths)-1``: ``probabilities(start, n)`` gives the rows of
+    users start..start+n-1 and their parent user (or None); returns (new user, item,
+    probability, parent) arrays, parent -1 where there is none."""
+    out_users, out_items, out_scores, out_parents = [], [], [], []
+    for start in range(0, len(lengths), BATCH):
+        counts = lengths[start : start + BATCH]
+        probs, parents = probabilities(start, len(counts))
+        blocked = None if allowed is None else np.broadcast_to(~allowed[None, :], probs.shape)
+        rows, items = sample_items(probs, counts, rng, blocked)
+        out_users.append(start + rows)
+        out_items.append(items)
+        out_scores.append(probs[rows, items])
+        parent = np.full(len(counts), -1, np.int64) if parents is None else parents
+        out_parents.append(parent[rows])
+    users, items, scores = _trim(out_users, out_items, out_scores, None)
+    parents = np.concatenate(out_parents) if out_parents else np.zeros(0, np.int64)
+    return users, items, scores, parents
+
+
+def _trim(
+    users: list[np.ndarray], items: list[np.ndarray], scores: list[np.ndarray], budget: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not users:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    u, i, s = np.concatenate(users), np.concatenate(items), np.concatenate(scores)
+    if budget is not None:
+        u, i, s = u[:budget], i[:budget], s[:budget]
+    return u, i, s.astype(np.float32)
+
+
+def new_user_ids(train: Dataset, prefix: str, n: int) -> pa.Array:
+    """``prefix000001``... for ``n`` new users; refuses ids the data already uses."""
+    ids = pa.array([f"{prefix}{k + 1:06d}" for k in range(n)], pa.string())
+    clash = pc.is_in(ids, value_set=train.user_index.ids)
+    if n and pc.any(clash).as_py():
+        first = ids.filter(clash)[0].as_py()
+        raise RecaugError(f"synthetic user id {first!r} already names a user in the data")
+    return ids
