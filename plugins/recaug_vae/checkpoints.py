@@ -115,3 +115,33 @@ def restore_training(
             index, slot = key.split("/", 1)
             slots.setdefault(int(index), {})[slot] = value
         optimizer.load_state_dict({"state": slots, "param_groups": saved["param_groups"]})
+
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+MODEL_FORMAT = "recaug-generator"
+
+
+def save_model(folder: Path, module: torch.nn.Module, config: dict[str, Any]) -> None:
+    """The fitted model: ``model.safetensors`` and ``config.json`` (written last)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    write_atomic(folder / WEIGHTS_FILE, lambda tmp: save_file(tensors, str(tmp)))
+    write_json(folder / CONFIG_FILE, {"format": MODEL_FORMAT, **json.loads(json.dumps(config))})
+
+
+def load_model(folder: Path, module: torch.nn.Module, settings: dict[str, Any]) -> bool:
+    """Load a model ``save_model`` wrote with the same ``settings``; False if there is none.
+
+    A resumed run whose training had finished skips straight to generation this way.
+    """
+    config_path = folder / CONFIG_FILE
+    if not config_path.exists():
+        return False
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.get("format") != MODEL_FORMAT or config.get("settings") != json.loads(
+        json.dumps(settings)
+    ):
+        return False
+    module.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+    return True

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from recaug_core.data import Dataset
+from recaug_core.data import Dataset, synthetic_table
 from recaug_core.errors import RecaugError
 
 BATCH = 512
@@ -148,3 +148,43 @@ def new_user_ids(train: Dataset, prefix: str, n: int) -> pa.Array:
         first = ids.filter(clash)[0].as_py()
         raise RecaugError(f"synthetic user id {first!r} already names a user in the data")
     return ids
+
+
+def resolve_mode(mode: str, target: str, name: str) -> str:
+    """``auto`` means synthesize for ``--target new`` and extend otherwise."""
+    if mode == "auto":
+        return "synthesize" if target == "new" else "extend"
+    if mode == "extend" and target == "new":
+        raise RecaugError(
+            f"{name}: --target new asks for new users, which option mode=extend cannot make; "
+            "use mode=synthesize or mode=auto"
+        )
+    return mode
+
+
+def extend_table(
+    train: Dataset, name: str, users: np.ndarray, items: np.ndarray, scores: np.ndarray
+) -> pa.Table:
+    """Rows added to real users: ``parent_user`` is the user itself."""
+    user_ids = train.user_index.to_ids(users)
+    return synthetic_table(
+        user_ids, train.item_index.to_ids(items), name, parent_user=user_ids, score=scores
+    )
+
+
+def synthesize_table(
+    train: Dataset,
+    name: str,
+    n_new: int,
+    users: np.ndarray,
+    items: np.ndarray,
+    scores: np.ndarray,
+    parents: np.ndarray,
+) -> pa.Table:
+    """Rows of new users ``syn-NAME-000001``...; ``parent_user`` null where ``parents`` is -1."""
+    ids = new_user_ids(train, f"syn-{name}-", n_new).take(pa.array(users))
+    parent_ids = train.user_index.to_ids(np.maximum(parents, 0))
+    parent_ids = pc.if_else(pa.array(parents >= 0), parent_ids, pa.scalar(None, pa.string()))
+    return synthetic_table(
+        ids, train.item_index.to_ids(items), name, parent_user=parent_ids, score=scores
+    )
