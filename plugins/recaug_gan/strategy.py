@@ -83,7 +83,11 @@ class GanStrategy(Strategy):
             rng,
         )
         new, items, scores, parents = generation.synthesize(
-            lambda start, n: self._masked_parents(start, n, ctx), lengths, allowed, rng
+            lambda start, n: self._masked_parents(start, n, ctx),
+            lengths,
+            allowed,
+            rng,
+            self.matrix_,
         )
         return generation.synthesize_table(
             train, self.name, len(lengths), new, items, scores, parents

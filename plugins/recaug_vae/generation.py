@@ -109,16 +109,38 @@ def synthesize(
     lengths: np.ndarray,
     allowed: np.ndarray | None,
     rng: np.random.Generator,
+    real: sp.csr_matrix,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Items of new users ``0..len(lengths)-1``: ``probabilities(start, n)`` gives the rows of
     users start..start+n-1 and their parent user (or None); returns (new user, item,
-    probability, parent) arrays, parent -1 where there is none."""
+    probability, parent) arrays, parent -1 where there is none.
+
+    A new user whose item set equals a real user's (``real``) is a copy, not a new user: it
+    is drawn again from its own probabilities, up to ``REDRAWS`` times, then left out.
+    """
+    real_sets = set_hashes(real)
     out_users, out_items, out_scores, out_parents = [], [], [], []
     for start in range(0, len(lengths), BATCH):
         counts = lengths[start : start + BATCH]
         probs, parents = probabilities(start, len(counts))
         blocked = None if allowed is None else np.broadcast_to(~allowed[None, :], probs.shape)
         rows, items = sample_items(probs, counts, rng, blocked)
+        for _ in range(REDRAWS + 1):
+            copies = _copies(rows, items, len(counts), probs.shape[1], real_sets)
+            if not copies.any():
+                break
+            again = np.flatnonzero(copies)
+            keep = ~copies[rows]
+            redrawn_rows, redrawn = sample_items(
+                probs[again], counts[again], rng, None if blocked is None else blocked[again]
+            )
+            rows = np.concatenate([rows[keep], again[redrawn_rows]])
+            items = np.concatenate([items[keep], redrawn])
+            order = np.argsort(rows, kind="stable")
+            rows, items = rows[order], items[order]
+        else:
+            keep = ~_copies(rows, items, len(counts), probs.shape[1], real_sets)[rows]
+            rows, items = rows[keep], items[keep]
         out_users.append(start + rows)
         out_items.append(items)
         out_scores.append(probs[rows, items])
@@ -127,6 +149,32 @@ def synthesize(
     users, items, scores = _trim(out_users, out_items, out_scores, None)
     parents = np.concatenate(out_parents) if out_parents else np.zeros(0, np.int64)
     return users, items, scores, parents
+
+
+REDRAWS = 5
+
+
+def set_hashes(matrix: sp.csr_matrix) -> np.ndarray:
+    """64-bit fingerprints of the item sets of the non-empty rows of ``matrix``."""
+    lengths = np.diff(matrix.indptr)
+    rows = np.repeat(np.arange(matrix.shape[0]), lengths)
+    return _row_hashes(rows, matrix.indices, matrix.shape[0], matrix.shape[1])[lengths > 0]
+
+
+def _row_hashes(rows: np.ndarray, items: np.ndarray, n: int, n_items: int) -> np.ndarray:
+    # The sum of fixed random 64-bit codes of a row's items: order-free, collisions ~2^-64.
+    codes = np.random.default_rng(0).integers(1, 2**63, size=n_items)
+    sums = np.zeros(n, dtype=np.uint64)
+    np.add.at(sums, rows, codes[items].astype(np.uint64))  # wraps modulo 2**64
+    return sums
+
+
+def _copies(
+    rows: np.ndarray, items: np.ndarray, n: int, n_items: int, real_sets: np.ndarray
+) -> np.ndarray:
+    """Which of ``n`` sampled rows hold exactly the item set of some real user."""
+    hashes = _row_hashes(rows, items, n, n_items)
+    return np.isin(hashes, real_sets) & (np.bincount(rows, minlength=n) > 0)
 
 
 def _trim(

@@ -93,6 +93,7 @@ class VaeStrategy(Strategy):
             lengths,
             allowed,
             rng,
+            self.matrix_,
         )
         return generation.synthesize_table(
             train, self.name, len(lengths), new, items, scores, parents

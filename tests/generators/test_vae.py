@@ -239,3 +239,26 @@ def test_extend_for_new_users_is_refused(tmp_path: Path) -> None:
     vae.fit(split.train, context(tmp_path))
     with pytest.raises(RecaugError, match="mode=extend"):
         vae.generate(split.train, GenerationRequest(target="new"), context(tmp_path))
+
+
+def test_synthesize_redraws_copies_of_real_users() -> None:
+    """Probabilities that nearly force a real user's item set still yield no copy of it."""
+    import scipy.sparse as sp
+
+    from recaug_vae import generation
+
+    real = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 0, 1, 0]], dtype=np.float32))
+    probs = np.array([0.45, 0.45, 0.05, 0.05])
+    users, items, _, _ = generation.synthesize(
+        lambda start, n: (np.tile(probs, (n, 1)), None),
+        np.full(200, 2),
+        None,
+        np.random.default_rng(0),
+        real,
+    )
+    sets = {}
+    for user, item in zip(users.tolist(), items.tolist()):
+        sets.setdefault(user, set()).add(item)
+    assert len(sets) > 150, "most users still get two items"
+    assert {0, 1} not in sets.values()
+    assert all(len(s) == 2 for s in sets.values())
