@@ -68,7 +68,7 @@ def fit_vae(
     steps_per_epoch = math.ceil(len(users) / options.batch_size)
 
     best = (-math.inf, 0, None)  # (NDCG@10, epoch, weights)
-    stale, epoch = 0, start
+    stale, epoch, beta = 0, start, 0.0
     bar = ctx.progress(
         range(start + 1, options.epochs + 1),
         initial=start,
