@@ -1,7 +1,8 @@
 """GAN and VAE generators on MovieLens-100K: speed, fidelity, and whether their rows help.
 
-For each generator (`vae`, `gan`, default options) and mode (extend: the sparse third of the
-users gains items; synthesize: new users), on the default 8:1:1 random-by-user split (seed 0):
+For each generator (`vae`, `gan`, default options) and mode (extend: every user gains the
+same number of items, ``--rows`` in all; synthesize: new users), on the default 8:1:1
+random-by-user split (seed 0):
 
 - training time per epoch and in all, and synthetic rows generated per second (median of
   ``--repeats`` generations of ``--rows`` rows);
@@ -86,8 +87,12 @@ def main() -> None:
             strategy.fit(train, ctx)
             fitted[name] = (strategy, time.perf_counter() - started)
         strategy, fit_s = fitted[name]
-        strategy.options = strategy.parse_options({**strategy.options_dict(), "mode": mode})
-        target = "new" if mode == "synthesize" else "sparse"
+        # extend: every user gains the same number of items, enough for ``--rows`` in all
+        per_user = -(-args.rows // int((train.user_lengths() > 0).sum()))
+        strategy.options = strategy.parse_options(
+            {**strategy.options_dict(), "mode": mode, "per_user": per_user}
+        )
+        target = "new" if mode == "synthesize" else "all"
         request = GenerationRequest(budget=args.rows, target=target)
         seconds = []
         for _ in range(args.repeats):
