@@ -26,16 +26,19 @@ class GanTrainingOptions(Options):
         description="ZR: share of unpurchased items whose output is pushed to 0",
     )
     zr_weight: float = Field(default=0.1, ge=0.0, description="ZR: weight of that term (alpha)")
+    # Chosen on the MovieLens-100K validation split, ranking items by the generator's output:
+    # wgan-gp at lr 3e-4 peaked at NDCG@10 0.257 near epoch 50; the cross-entropy loss stayed
+    # between 0.03 and 0.16 at learning rates 3e-4 to 3e-3 (docs/strategies/gan-vae.md).
     loss: Literal["gan", "wgan-gp"] = Field(
-        default="gan",
+        default="wgan-gp",
         description="gan: cross-entropy GAN loss (CFGAN); wgan-gp: Wasserstein with penalty",
     )
     gp_weight: float = Field(default=10.0, ge=0.0, description="wgan-gp: gradient penalty weight")
     d_steps: int = Field(default=1, ge=1, le=100, description="discriminator updates per batch")
     g_steps: int = Field(default=1, ge=1, le=100, description="generator updates per batch")
-    epochs: int = Field(default=100, ge=1, le=100_000, description="passes over the users")
+    epochs: int = Field(default=50, ge=1, le=100_000, description="passes over the users")
     batch_size: int = Field(default=64, ge=1, description="users per optimiser step")
-    lr: float = Field(default=1e-3, gt=0, le=10, description="Adam learning rate of both nets")
+    lr: float = Field(default=3e-4, gt=0, le=10, description="Adam learning rate of both nets")
     seed: int | None = Field(
         default=None, ge=0, description="training seed (default: the run's --seed)"
     )
