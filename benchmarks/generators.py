@@ -39,7 +39,13 @@ from recaug_core.plugins import create, get_registry
 from recaug_core.runtime import RunContext
 from recaug_core.split import SplitSpec, split_dataset
 
-RUNS = (("vae", "extend"), ("vae", "synthesize"), ("gan", "extend"), ("gan", "synthesize"))
+RUNS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("vae", "extend", {}),
+    ("vae", "synthesize", {}),
+    ("vae", "synthesize", {"latent_from": "posterior"}),
+    ("gan", "extend", {}),
+    ("gan", "synthesize", {}),
+)
 
 
 def main() -> None:
@@ -79,7 +85,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     fitted: dict[str, tuple[Any, float]] = {}
-    for name, mode in RUNS:
+    for name, mode, extra in RUNS:
         if name not in fitted:
             strategy = create("strategies", name, {})
             ctx = RunContext(seed=0, show_progress=False)
@@ -90,7 +96,7 @@ def main() -> None:
         # extend: every user gains the same number of items, enough for ``--rows`` in all
         per_user = -(-args.rows // int((train.user_lengths() > 0).sum()))
         strategy.options = strategy.parse_options(
-            {**strategy.options_dict(), "mode": mode, "per_user": per_user}
+            {**strategy.options_dict(), "mode": mode, "per_user": per_user, **extra}
         )
         target = "new" if mode == "synthesize" else "all"
         request = GenerationRequest(budget=args.rows, target=target)
@@ -105,8 +111,9 @@ def main() -> None:
         augmented = merge(train, table)
         scores, _, _ = _evaluate(backend, backend_options, split, augmented)
         epochs = strategy.options.epochs
+        label = " ".join([mode, *(f"{k}={v}" for k, v in extra.items())])
         print(
-            f"| {name} | {mode} | {fit_s:.1f} | {epochs} | {fit_s / epochs:.3f} "
+            f"| {name} | {label} | {fit_s:.1f} | {epochs} | {fit_s / epochs:.3f} "
             f"| {table.num_rows} | {table.num_rows / generate_s:,.0f} "
             f"| {fit_s + generate_s:.1f} | {fidelity['js']:.4f} | {fidelity['ks']} "
             f"| {fidelity['copies']} | {baseline['ndcg@10']:.4f} | {scores['ndcg@10']:.4f} |",
