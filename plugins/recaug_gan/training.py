@@ -80,11 +80,14 @@ def fit_gan(
             real = dense_rows(matrix, rows).to(device)
             for _ in range(options.d_steps):
                 pm, _zr = negative_masks(
-                    real, options.pm_ratio, 0.0, torch.rand((2, *real.shape), generator=gen)
+                    real,
+                    options.pm_ratio,
+                    0.0,
+                    torch.rand((2, *real.shape), generator=gen).to(device),
                 )
                 alpha = torch.rand(len(rows), generator=gen).to(device)
                 d_loss = discriminator_loss(
-                    g_model, d_model, real, pm.to(device), options.loss, options.gp_weight, alpha
+                    g_model, d_model, real, pm, options.loss, options.gp_weight, alpha
                 )
                 d_step.zero_grad(set_to_none=True)
                 accelerator.backward(d_loss)
@@ -94,10 +97,10 @@ def fit_gan(
                     real,
                     options.pm_ratio,
                     options.zr_ratio,
-                    torch.rand((2, *real.shape), generator=gen),
+                    torch.rand((2, *real.shape), generator=gen).to(device),
                 )
                 adversarial, reconstruction = generator_losses(
-                    g_model, d_model, real, pm.to(device), zr.to(device), options.loss
+                    g_model, d_model, real, pm, zr, options.loss
                 )
                 g_step.zero_grad(set_to_none=True)
                 accelerator.backward(adversarial + options.zr_weight * reconstruction)
