@@ -261,3 +261,27 @@ def test_synthesize_redraws_copies_of_real_users() -> None:
     assert len(sets) > 150, "most users still get two items"
     assert {0, 1} not in sets.values()
     assert all(len(s) == 2 for s in sets.values())
+
+
+def test_resume_after_training_loads_the_saved_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed during generation does not train again on --resume."""
+    from recaug_vae import training
+
+    split = tiny_split()
+    first = strategy()
+    first.fit(split.train, context(tmp_path))
+
+    def no_training(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("trained again instead of loading model.safetensors")
+
+    monkeypatch.setattr(training, "fit_vae", no_training)
+    again = strategy()
+    again.fit(split.train, context(tmp_path, resume=True))
+    for key, value in first.model_.state_dict().items():
+        assert np.array_equal(value.numpy(), again.model_.state_dict()[key].numpy()), key
+    request = GenerationRequest(budget=50, target="new")
+    assert first.generate(split.train, request, context(tmp_path)).equals(
+        again.generate(split.train, request, context(tmp_path))
+    )
