@@ -1,0 +1,168 @@
+"""GAN and VAE generators on MovieLens-100K: speed, fidelity, and whether their rows help.
+
+For each generator (`vae`, `gan`, default options) and mode (extend: every user gains the
+same number of items, ``--rows`` in all; synthesize: new users), on the default 8:1:1
+random-by-user split (seed 0):
+
+- training time per epoch and in all, and synthetic rows generated per second (median of
+  ``--repeats`` generations of ``--rows`` rows);
+- fidelity against the real training data: Jensen-Shannon divergence of item popularity,
+  KS statistic of user history lengths (synthesize), and the share of synthetic users whose
+  item set equals a real user's;
+- the `embedding` backend's test NDCG@10 trained on the real training rows alone and on them
+  plus each generator's rows (same split, same seed).
+
+It also times `recaug evaluate --backend vae` against the embedding backend's BPR. Run on
+demand, never in CI:
+
+    python benchmarks/generators.py /work/data/ml-100k --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recaug_core import metrics
+from recaug_core.api import GenerationRequest
+from recaug_core.data import IdIndex
+from recaug_core.evaluate import rank, score_ranking
+from recaug_core.loading import load_data
+from recaug_core.pipeline import merge
+from recaug_core.plugins import create, get_registry
+from recaug_core.runtime import RunContext
+from recaug_core.split import SplitSpec, split_dataset
+
+RUNS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("vae", "extend", {}),
+    ("vae", "synthesize", {}),
+    ("vae", "synthesize", {"latent_from": "posterior"}),
+    ("gan", "extend", {}),
+    ("gan", "synthesize", {}),
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", nargs="?", default="/work/data/ml-100k")
+    parser.add_argument("--rows", type=int, default=10_000, help="synthetic rows per run")
+    parser.add_argument("--repeats", type=int, default=3, help="generations timed per run")
+    parser.add_argument("--backend-option", action="append", default=["model=bpr"])
+    args = parser.parse_args()
+    os.environ.setdefault("RECAUG_PROGRESS", "0")
+
+    data = load_data(args.data).dataset
+    split = split_dataset(data, SplitSpec(), seed=0)
+    train = split.train
+    print(f"data: {len(data)} interactions, {data.n_users} users, {data.n_items} items")
+    print(f"train rows: {len(train)}; load average at start: {_load()}")
+    backend = get_registry().get("backends", "embedding")
+    backend_options = dict(pair.split("=", 1) for pair in args.backend_option)
+
+    print("\n| backend | Recall@10 | NDCG@10 | fit s | epochs (best) |")
+    print("|---|---|---|---|---|")
+    baseline: dict[str, Any] = {}
+    for name, options in (("embedding", backend_options), ("vae", {})):
+        scores, timing, info = _evaluate(get_registry().get("backends", name), options, split)
+        baseline = baseline or scores
+        label = f"{name} ({', '.join(f'{k}={v}' for k, v in options.items()) or 'defaults'})"
+        print(
+            f"| {label} | {scores['recall@10']:.4f} | {scores['ndcg@10']:.4f} "
+            f"| {timing['fit_s']:.1f} | {info.get('epochs_run')} ({info.get('best_epoch')}) |",
+            flush=True,
+        )
+
+    print(
+        "\n| generator | mode | fit s | epochs | s/epoch | rows | rows/s | fit+generate s "
+        "| item-popularity JS | user-length KS | copies of real users "
+        "| NDCG@10 real only | NDCG@10 with rows |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    fitted: dict[str, tuple[Any, float]] = {}
+    for name, mode, extra in RUNS:
+        if name not in fitted:
+            strategy = create("strategies", name, {})
+            ctx = RunContext(seed=0, show_progress=False)
+            started = time.perf_counter()
+            strategy.fit(train, ctx)
+            fitted[name] = (strategy, time.perf_counter() - started)
+        strategy, fit_s = fitted[name]
+        # extend: every user gains the same number of items, enough for ``--rows`` in all
+        per_user = -(-args.rows // int((train.user_lengths() > 0).sum()))
+        strategy.options = strategy.parse_options(
+            {**strategy.options_dict(), "mode": mode, "per_user": per_user, **extra}
+        )
+        target = "new" if mode == "synthesize" else "all"
+        request = GenerationRequest(budget=args.rows, target=target)
+        seconds = []
+        for _ in range(args.repeats):
+            ctx = RunContext(seed=0, show_progress=False)
+            started = time.perf_counter()
+            table = strategy.generate(train, request, ctx)
+            seconds.append(time.perf_counter() - started)
+        generate_s = statistics.median(seconds)
+        fidelity = _fidelity(train, table, mode)
+        augmented = merge(train, table)
+        scores, _, _ = _evaluate(backend, backend_options, split, augmented)
+        epochs = strategy.options.epochs
+        label = " ".join([mode, *(f"{k}={v}" for k, v in extra.items())])
+        print(
+            f"| {name} | {label} | {fit_s:.1f} | {epochs} | {fit_s / epochs:.3f} "
+            f"| {table.num_rows} | {table.num_rows / generate_s:,.0f} "
+            f"| {fit_s + generate_s:.1f} | {fidelity['js']:.4f} | {fidelity['ks']} "
+            f"| {fidelity['copies']} | {baseline['ndcg@10']:.4f} | {scores['ndcg@10']:.4f} |",
+            flush=True,
+        )
+    print(f"\nload average at end: {_load()}")
+
+
+def _evaluate(backend: Any, options: dict[str, Any], split: Any, train: Any = None) -> Any:
+    """Test metrics at K=10, fit seconds and the training summary of one backend fit."""
+    train = split.train if train is None else train
+    model = backend(options)
+    started = time.perf_counter()
+    model.fit(train, RunContext(seed=0, show_progress=False), valid=split.valid)
+    fit_s = time.perf_counter() - started
+    ranking = rank(model, train, split.test, [train, split.valid], 10)
+    return score_ranking(ranking, train, [10]), {"fit_s": fit_s}, model.training_
+
+
+def _fidelity(train: Any, table: Any, mode: str) -> dict[str, Any]:
+    items = train.item_index
+    real = train.real()
+    popularity = real.item_popularity()
+    synthetic_pop = np.bincount(items.indices(table.column("item_id")), minlength=len(items))
+    out: dict[str, Any] = {"js": metrics.js_divergence(synthetic_pop, popularity)}
+    if mode == "extend":
+        out["ks"], out["copies"] = "-", "-"
+        return out
+    matrix = _item_sets(table, items)
+    lengths = np.diff(matrix.indptr)
+    out["ks"] = f"{metrics.ks_statistic(lengths, real.user_lengths()[real.user_lengths() > 0]):.4f}"
+    out["copies"] = f"{metrics.exact_copy_rate(matrix, real.interaction_matrix()):.2%}"
+    return out
+
+
+def _item_sets(table: Any, items: IdIndex) -> sp.csr_matrix:
+    users = IdIndex.from_columns(table.column("user_id"))
+    rows, cols = users.indices(table.column("user_id")), items.indices(table.column("item_id"))
+    matrix = sp.csr_matrix(
+        (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(users), len(items))
+    )
+    matrix.sum_duplicates()
+    matrix.data[:] = 1
+    return matrix
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""`gan` strategy: CFGAN's generator, conditioned on a purchase vector, proposes items.
+
+- ``extend``: the condition is a real user's full training vector; ``per_user`` items the
+  user does not have are drawn without replacement in proportion to the generator's output.
+- ``synthesize``: new users ``syn-gan-NNNNNN``, each from a random real user (its
+  ``parent_user``) whose vector, with each item kept with probability ``condition_keep``, is
+  the condition; history lengths come from the real ones and items are drawn without
+  replacement in proportion to the output.
+
+``score`` is the generator's output for the item. Imported at plugin registration: no torch
+at module level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from recaug_vae import generation
+
+from recaug_core.api import GenerationRequest, Strategy
+from recaug_core.data import Dataset, empty_interactions
+from recaug_core.runtime import RunContext
+from recaug_core.targets import tail_items, target_users
+from recaug_gan.options import GanStrategyOptions, GanTrainingOptions
+
+
+class GanStrategy(Strategy):
+    name = "gan"
+    description = "CFGAN: a conditional GAN over purchase vectors extends or synthesizes users."
+    Options = GanStrategyOptions
+    options: GanStrategyOptions
+
+    def fit(self, train: Dataset, ctx: RunContext) -> None:
+        from recaug_vae.checkpoints import EpochCheckpoints, load_model, save_model
+
+        from recaug_gan.training import build, fit_gan
+
+        seed = ctx.seed if self.options.seed is None else self.options.seed
+        self.matrix_ = train.interaction_matrix(real_only=True)
+        settings = {
+            "options": self.options.model_dump(
+                mode="json", include=set(GanTrainingOptions.model_fields)
+            ),
+            "seed": seed,
+            "shape": list(self.matrix_.shape),
+            "nnz": int(self.matrix_.nnz),
+        }
+        folder = ctx.checkpoint_dir("gan")
+        model, _ = build(self.matrix_.shape[1], self.options, seed)
+        if ctx.resume and load_model(folder, model, settings):
+            ctx.log("gan: training had finished; loaded the fitted generator")
+        else:
+            checkpoints = EpochCheckpoints(folder / "epochs", settings)
+            model = fit_gan(self.matrix_, self.options, ctx, seed, checkpoints).generator
+            if ctx.is_main_process:
+                save_model(folder, model, {"settings": settings, "kind": "cfgan-generator"})
+        self.generator_: Any = model.cpu().eval()
+
+    def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext) -> pa.Table:
+        mode = generation.resolve_mode(self.options.mode, request.target, self.name)
+        if request.budget == 0:
+            return empty_interactions()
+        allowed = tail_items(train) if request.target == "long-tail" else None
+        rng = ctx.rng("gan", mode)
+        if mode == "extend":
+            users, items, scores = generation.extend(
+                self._outputs,
+                self.matrix_,
+                target_users(train, request.target),
+                self.options.per_user,
+                request.budget,
+                allowed,
+                rng,
+            )
+            return generation.extend_table(train, self.name, users, items, scores)
+        lengths = generation.real_lengths_sample(
+            np.diff(self.matrix_.indptr),
+            None if request.budget is not None else self.options.new_users,
+            request.budget,
+            int(allowed.sum()) if allowed is not None else self.matrix_.shape[1],
+            rng,
+        )
+        new, items, scores, parents = generation.synthesize(
+            lambda start, n: self._masked_parents(start, n, ctx),
+            lengths,
+            allowed,
+            rng,
+            self.matrix_,
+        )
+        return generation.synthesize_table(
+            train, self.name, len(lengths), new, items, scores, parents
+        )
+
+    def _outputs(self, users: np.ndarray, keep: Any = None) -> np.ndarray:
+        import torch
+        from recaug_vae.rows import dense_rows
+
+        condition = dense_rows(self.matrix_, users)
+        if keep is not None:
+            condition = condition * keep
+        with torch.no_grad():
+            return self.generator_(condition).numpy()
+
+    def _masked_parents(self, start: int, n: int, ctx: RunContext) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        active = np.flatnonzero(np.diff(self.matrix_.indptr))
+        parents = ctx.rng("gan", "parents", start).choice(active, size=n)
+        draws = torch.rand(n, self.matrix_.shape[1], generator=ctx.torch_generator("gan", start))
+        return self._outputs(parents, (draws < self.options.condition_keep).float()), parents

@@ -1,0 +1,124 @@
+"""Fitting CFGAN: user batches of the sparse matrix, alternating discriminator and generator
+updates through Accelerate, an epoch checkpoint after every epoch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from recaug_vae.checkpoints import EpochCheckpoints, restore_training, training_tensors
+from recaug_vae.rows import batches, dense_rows, generator
+
+from recaug_core.runtime import RunContext
+from recaug_gan.model import (
+    Discriminator,
+    Generator,
+    discriminator_loss,
+    generator_losses,
+    negative_masks,
+)
+from recaug_gan.options import GanTrainingOptions
+
+
+@dataclass
+class FittedGan:
+    generator: Generator  # on the CPU, in eval mode
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def build(n_items: int, options: GanTrainingOptions, seed: int) -> tuple[Generator, Discriminator]:
+    init = generator(seed, "gan", "init")
+    return (
+        Generator(n_items, options.hidden_g, options.layers, init),
+        Discriminator(n_items, options.hidden_d, options.layers, init),
+    )
+
+
+def fit_gan(
+    matrix: sp.csr_matrix,
+    options: GanTrainingOptions,
+    ctx: RunContext,
+    seed: int,
+    checkpoints: EpochCheckpoints | None = None,
+) -> FittedGan:
+    """Train on every non-empty row of ``matrix`` (users x items, binary CSR)."""
+    gen_net, disc_net = build(matrix.shape[1], options, seed)
+    # WGAN-GP's usual Adam settings; the original CFGAN used Adam's defaults.
+    betas = (0.5, 0.9) if options.loss == "wgan-gp" else (0.9, 0.999)
+    g_opt = torch.optim.Adam(gen_net.parameters(), lr=options.lr, betas=betas)
+    d_opt = torch.optim.Adam(disc_net.parameters(), lr=options.lr, betas=betas)
+    modules = {"generator": gen_net, "discriminator": disc_net}
+    optimizers = {"g_adam": g_opt, "d_adam": d_opt}
+    start, history = 0, []
+    if checkpoints is not None:
+        saved = checkpoints.latest() if ctx.resume else None
+        if saved is None:
+            checkpoints.clear()
+        else:
+            restore_training(saved, modules, optimizers)
+            start, history = saved.epoch, saved.state["history"]
+            ctx.log(f"gan: resuming after epoch {start} of {options.epochs}")
+    accelerator = ctx.accelerator()
+    g_model, d_model, g_step, d_step = accelerator.prepare(gen_net, disc_net, g_opt, d_opt)
+    device, rank, world = accelerator.device, accelerator.process_index, accelerator.num_processes
+    users = torch.from_numpy(np.flatnonzero(np.diff(matrix.indptr)).astype(np.int64))
+
+    bar = ctx.progress(
+        range(start + 1, options.epochs + 1),
+        initial=start,
+        total=options.epochs,
+        desc="gan",
+        unit="epoch",
+    )
+    for epoch in bar:
+        gen = generator(seed, "gan", "epoch", epoch)
+        totals, n_batches = np.zeros(3), 0
+        order = users[torch.randperm(len(users), generator=gen)]
+        for rows in batches(order, options.batch_size, rank, world):
+            real = dense_rows(matrix, rows).to(device)
+            for _ in range(options.d_steps):
+                pm, _zr = negative_masks(
+                    real,
+                    options.pm_ratio,
+                    0.0,
+                    torch.rand((2, *real.shape), generator=gen).to(device),
+                )
+                alpha = torch.rand(len(rows), generator=gen).to(device)
+                d_loss = discriminator_loss(
+                    g_model, d_model, real, pm, options.loss, options.gp_weight, alpha
+                )
+                d_step.zero_grad(set_to_none=True)
+                accelerator.backward(d_loss)
+                d_step.step()
+            for _ in range(options.g_steps):
+                pm, zr = negative_masks(
+                    real,
+                    options.pm_ratio,
+                    options.zr_ratio,
+                    torch.rand((2, *real.shape), generator=gen).to(device),
+                )
+                adversarial, reconstruction = generator_losses(
+                    g_model, d_model, real, pm, zr, options.loss
+                )
+                g_step.zero_grad(set_to_none=True)
+                accelerator.backward(adversarial + options.zr_weight * reconstruction)
+                g_step.step()
+            # the discriminator's gradients from the generator's step are never used
+            d_step.zero_grad(set_to_none=True)
+            totals += [
+                float(d_loss.detach()),
+                float(adversarial.detach()),
+                float(reconstruction.detach()),
+            ]
+            n_batches += 1
+        record = {"epoch": float(epoch)}
+        record.update(zip(("d_loss", "g_adv", "zr"), (totals / max(n_batches, 1)).tolist()))
+        history.append(record)
+        bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "epoch"})
+        if checkpoints is not None and ctx.is_main_process:
+            tensors, state = training_tensors(modules, optimizers)
+            checkpoints.save(epoch, tensors, {**state, "history": history})
+    bar.close()
+    return FittedGan(gen_net.cpu().eval(), history)

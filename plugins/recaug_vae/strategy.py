@@ -1,0 +1,125 @@
+"""`vae` strategy: Mult-VAE learns the distribution of users' item sets and samples from it.
+
+- ``extend``: encode a real user, sample z from the posterior, draw ``per_user`` items the
+  user does not have, without replacement, in proportion to the decoder's probabilities.
+- ``synthesize``: new users ``syn-vae-NNNNNN``; z from the prior N(0, I) (``parent_user``
+  null) or from the posterior of a random real user (``latent_from=posterior``, recorded as
+  ``parent_user``); history lengths drawn from the real ones; items without replacement.
+
+``score`` is the decoder's probability of the item. Imported at plugin registration: no
+torch at module level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from recaug_core.api import GenerationRequest, Strategy
+from recaug_core.data import Dataset, empty_interactions
+from recaug_core.runtime import RunContext
+from recaug_core.targets import tail_items, target_users
+from recaug_vae import generation
+from recaug_vae.options import VaeStrategyOptions, VaeTrainingOptions
+
+
+class VaeStrategy(Strategy):
+    name = "vae"
+    description = "Mult-VAE: extends users or synthesizes new ones from a variational autoencoder."
+    Options = VaeStrategyOptions
+    options: VaeStrategyOptions
+
+    def fit(self, train: Dataset, ctx: RunContext) -> None:
+        from recaug_vae.checkpoints import EpochCheckpoints, load_model, save_model
+        from recaug_vae.model import MultVAE
+        from recaug_vae.rows import generator
+        from recaug_vae.training import fit_vae
+
+        seed = ctx.seed if self.options.seed is None else self.options.seed
+        self.matrix_ = train.interaction_matrix(real_only=True)
+        settings = {
+            "options": self.options.model_dump(
+                mode="json", include=set(VaeTrainingOptions.model_fields)
+            ),
+            "seed": seed,
+            "shape": list(self.matrix_.shape),
+            "nnz": int(self.matrix_.nnz),
+        }
+        folder = ctx.checkpoint_dir("vae")
+        model = MultVAE(
+            self.matrix_.shape[1],
+            self.options.hidden,
+            self.options.latent,
+            generator(seed, "vae", "init"),
+            composite=self.options.prior == "composite",
+        )
+        if ctx.resume and load_model(folder, model, settings):
+            ctx.log("vae: training had finished; loaded the fitted model")
+        else:
+            checkpoints = EpochCheckpoints(folder / "epochs", settings)
+            model = fit_vae(self.matrix_, self.options, ctx, seed, checkpoints=checkpoints).model
+            if ctx.is_main_process:
+                save_model(folder, model, {"settings": settings, "kind": "mult-vae"})
+        self.model_: Any = model.cpu().eval()
+
+    def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext) -> pa.Table:
+        mode = generation.resolve_mode(self.options.mode, request.target, self.name)
+        if request.budget == 0:
+            return empty_interactions()
+        allowed = tail_items(train) if request.target == "long-tail" else None
+        rng = ctx.rng("vae", mode)
+        if mode == "extend":
+            users, items, scores = generation.extend(
+                lambda chunk: self._posterior_probabilities(chunk, ctx, "extend"),
+                self.matrix_,
+                target_users(train, request.target),
+                self.options.per_user,
+                request.budget,
+                allowed,
+                rng,
+            )
+            return generation.extend_table(train, self.name, users, items, scores)
+        lengths = generation.real_lengths_sample(
+            np.diff(self.matrix_.indptr),
+            None if request.budget is not None else self.options.new_users,
+            request.budget,
+            int(allowed.sum()) if allowed is not None else self.matrix_.shape[1],
+            rng,
+        )
+        new, items, scores, parents = generation.synthesize(
+            lambda start, n: self._new_user_probabilities(start, n, ctx),
+            lengths,
+            allowed,
+            rng,
+            self.matrix_,
+        )
+        return generation.synthesize_table(
+            train, self.name, len(lengths), new, items, scores, parents
+        )
+
+    def _posterior_probabilities(self, users: np.ndarray, ctx: RunContext, key: str) -> np.ndarray:
+        import torch
+
+        from recaug_vae.rows import dense_rows
+
+        noise = torch.randn(
+            len(users), self.options.latent, generator=ctx.torch_generator("vae", key, users[0])
+        )
+        return self.model_.probabilities(dense_rows(self.matrix_, users), noise).numpy()
+
+    def _new_user_probabilities(
+        self, start: int, n: int, ctx: RunContext
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        import torch
+
+        if self.options.latent_from == "posterior":
+            active = np.flatnonzero(np.diff(self.matrix_.indptr))
+            parents = ctx.rng("vae", "parents", start).choice(active, size=n)
+            return self._posterior_probabilities(parents, ctx, f"parents-{start}"), parents
+        z = torch.randn(
+            n, self.options.latent, generator=ctx.torch_generator("vae", "prior", start)
+        )
+        with torch.no_grad():
+            return torch.softmax(self.model_.decode(z), dim=1).numpy(), None

@@ -1,0 +1,144 @@
+"""Fitting Mult-VAE: user batches of the sparse matrix, Adam through Accelerate, beta
+annealing, optional early stopping on validation NDCG@10, optional epoch checkpoints."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from recaug_core.evaluate import RankingTask, ranking_means
+from recaug_core.runtime import RunContext
+from recaug_vae.checkpoints import EpochCheckpoints, restore_training, training_tensors
+from recaug_vae.model import MultVAE
+from recaug_vae.options import VaeTrainingOptions
+from recaug_vae.rows import batches, dense_rows, generator
+
+VALID_METRIC = "ndcg@10"
+
+
+@dataclass
+class FittedVae:
+    model: MultVAE  # on the CPU, in eval mode
+    epochs_run: int
+    best_epoch: int
+    best_valid: float | None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def fit_vae(
+    matrix: sp.csr_matrix,
+    options: VaeTrainingOptions,
+    ctx: RunContext,
+    seed: int,
+    *,
+    task: RankingTask | None = None,
+    patience: int = 0,
+    checkpoints: EpochCheckpoints | None = None,
+) -> FittedVae:
+    """Train on every non-empty row of ``matrix`` (users x items, binary CSR)."""
+    model = MultVAE(
+        matrix.shape[1],
+        options.hidden,
+        options.latent,
+        generator(seed, "vae", "init"),
+        composite=options.prior == "composite",
+    )
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=options.lr, weight_decay=options.weight_decay
+    )
+    start, history = 0, []
+    if checkpoints is not None:
+        saved = checkpoints.latest() if ctx.resume else None
+        if saved is None:
+            checkpoints.clear()
+        else:
+            restore_training(saved, {"model": model}, {"adam": optimizer})
+            start, history = saved.epoch, saved.state["history"]
+            ctx.log(f"vae: resuming after epoch {start} of {options.epochs}")
+    accelerator = ctx.accelerator()
+    wrapped, prepared = accelerator.prepare(model, optimizer)
+    device, rank, world = accelerator.device, accelerator.process_index, accelerator.num_processes
+    users = torch.from_numpy(np.flatnonzero(np.diff(matrix.indptr)).astype(np.int64))
+    steps_per_epoch = math.ceil(len(users) / options.batch_size)
+
+    best = (-math.inf, 0, None)  # (NDCG@10, epoch, weights)
+    stale, epoch, beta = 0, start, 0.0
+    bar = ctx.progress(
+        range(start + 1, options.epochs + 1),
+        initial=start,
+        total=options.epochs,
+        desc="vae",
+        unit="epoch",
+    )
+    for epoch in bar:
+        gen = generator(seed, "vae", "epoch", epoch)
+        model.refresh_prior()
+        wrapped.train()
+        step = (epoch - 1) * steps_per_epoch
+        totals = np.zeros(3)
+        order = users[torch.randperm(len(users), generator=gen)]
+        for rows in batches(order, options.batch_size, rank, world):
+            x = dense_rows(matrix, rows)
+            keep = (torch.rand(x.shape, generator=gen) >= options.dropout).float()
+            keep /= 1.0 - options.dropout
+            noise = torch.randn(len(rows), options.latent, generator=gen)
+            step += 1
+            beta = options.beta_max * min(1.0, step / max(options.anneal_steps, 1))
+            with accelerator.autocast():
+                loss, nll, kl = wrapped(x.to(device), beta, keep.to(device), noise.to(device))
+            prepared.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            prepared.step()
+            totals += [float(loss.detach()), float(nll.detach()), float(kl.detach())]
+        record = {"epoch": float(epoch), "beta": beta}
+        record.update(zip(("loss", "nll", "kl"), (totals / steps_per_epoch).tolist()))
+        if task is not None:
+            record[VALID_METRIC] = validation_ndcg(model, matrix, task, device)
+            if record[VALID_METRIC] > best[0]:
+                best = (record[VALID_METRIC], epoch, copy.deepcopy(model.state_dict()))
+                stale = 0
+            else:
+                stale += 1
+        history.append(record)
+        bar.set_postfix(
+            {k: f"{v:.4f}" for k, v in record.items() if k in ("loss", "kl", "beta", VALID_METRIC)}
+        )
+        if checkpoints is not None and ctx.is_main_process:
+            tensors, state = training_tensors({"model": model}, {"adam": optimizer})
+            checkpoints.save(epoch, tensors, {**state, "history": history})
+        if task is not None and patience and stale >= patience:
+            break
+    bar.close()
+    if best[2] is not None:
+        model.load_state_dict(best[2])
+    model.cpu().eval()
+    return FittedVae(
+        model,
+        epochs_run=epoch,
+        best_epoch=best[1] if task is not None else epoch,
+        best_valid=None if task is None else best[0],
+        history=history,
+    )
+
+
+@torch.no_grad()
+def log_probabilities(
+    model: MultVAE, matrix: sp.csr_matrix, users: np.ndarray, device: Any = "cpu"
+) -> np.ndarray:
+    """Log decoder probabilities at the posterior mean, from each user's training row."""
+    model.eval()
+    x = dense_rows(matrix, users).to(device)
+    mu, _ = model.encode(x)
+    return torch.log_softmax(model.decode(mu), dim=1).float().cpu().numpy()
+
+
+def validation_ndcg(model: MultVAE, matrix: sp.csr_matrix, task: RankingTask, device: Any) -> float:
+    """NDCG@10 on the validation split, ranked exactly as the final evaluation ranks."""
+    ranking = task.rank(lambda rows: log_probabilities(model, matrix, rows, device), 10)
+    return ranking_means(ranking, task.n_items, [10])[VALID_METRIC]
