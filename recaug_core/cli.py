@@ -28,9 +28,9 @@ def cli(debug: bool) -> None:
 
 
 def _register_commands() -> None:
-    from recaug_core.commands import augment, data, evaluate, export, plugins
+    from recaug_core.commands import augment, data, evaluate, export, plugins, report, run
 
-    for module in (plugins, data, augment, evaluate, export):
+    for module in (plugins, data, augment, evaluate, run, report, export):
         module.register(cli)
     from recaug_core.plugins import get_registry
 
