@@ -61,7 +61,10 @@ def run(argv: list[str] | None = None) -> int:
     _argv = list(argv) if argv is not None else sys.argv[1:]
     try:
         _register_commands()
-        cli.main(args=argv, prog_name="recaug", standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of `ctx.exit(n)`.
+        returned = cli.main(args=argv, prog_name="recaug", standalone_mode=False)
+        if isinstance(returned, int) and not isinstance(returned, bool):
+            return returned
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
