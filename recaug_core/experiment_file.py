@@ -224,12 +224,27 @@ def load_experiment(path: str | Path) -> Experiment:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RecaugError(f"{label}: invalid TOML: {_one_line(str(exc))}") from None
+        raise RecaugError(f"{label}: {_toml_error(str(exc), text)}") from None
     try:
         config = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
         raise RecaugError(f"{label}: {_describe(exc)}") from None
     return _resolve(path, label, text, config)
+
+
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def _toml_error(message: str, text: str) -> str:
+    """tomllib's "Msg (at line 3, column 5)" as "line 3, column 5: invalid TOML: Msg"."""
+    found = _TOML_AT.search(message)
+    if found:
+        where = f"line {found.group(1)}, column {found.group(2)}"
+        message = message[: found.start()]
+    else:
+        where = f"line {text.count(chr(10)) + 1} (end of file)"
+        message = message.replace(" (at end of document)", "")
+    return f"{where}: invalid TOML: {_one_line(message)}"
 
 
 def _describe(exc: ValidationError) -> str:
@@ -277,22 +292,28 @@ def _resolve(path: Path, label: str, text: str, config: ExperimentConfig) -> Exp
             return build()
         except RecaugError as exc:
             raise RecaugError(f"{label}: {key}: {_one_line(str(exc))}") from None
+        except (OSError, ValueError) as exc:  # a path the system cannot even look at
+            raise RecaugError(f"{label}: {key}: unusable value ({_one_line(str(exc))})") from None
 
-    def component(kind: str, key: str, name: str, options: Mapping[str, Any]) -> Component:
+    def component(
+        kind: str, key: str, name: str, options: Mapping[str, Any], options_key: str
+    ) -> Component:
         cls = checked(key, lambda: registry.get(kind, name))
-        check_write_dirs(f"{key}.options", options, label)
-        instance = checked(f"{key}.options", lambda: cls(options))
+        check_write_dirs(options_key, options, label)
+        instance = checked(options_key, lambda: cls(options))
         plugin = registry.components(kind)[name].plugin
         return Component(name, instance.options_dict(), plugin)
 
     dataset = config.dataset
-    ref = resolve_data_ref(dataset.ref, path.parent)
+    ref = checked("dataset.ref", lambda: resolve_data_ref(dataset.ref, path.parent))
     source_cls = checked("dataset.ref", lambda: pick_source(ref, dataset.source))
     check_write_dirs("dataset.options", dataset.options, label)
     source = checked("dataset.options", lambda: source_cls(dataset.options))
     arms = []
     for i, arm in enumerate(config.arms):
-        strategy = component("strategies", f"arms[{i}].strategy", arm.strategy, arm.options)
+        strategy = component(
+            "strategies", f"arms[{i}].strategy", arm.strategy, arm.options, f"arms[{i}].options"
+        )
         names = [f.name for f in arm.filters]
         specs = list(arm.filters)
         wanted = arm.dedupe and DEFAULT_FILTER not in names
@@ -300,12 +321,21 @@ def _resolve(path: Path, label: str, text: str, config: ExperimentConfig) -> Exp
             specs.insert(0, FilterConfig(name=DEFAULT_FILTER))
         offset = len(specs) - len(arm.filters)
         filters = tuple(
-            component("filters", f"arms[{i}].filters[{j - offset}]", f.name, f.options)
+            component(
+                "filters",
+                f"arms[{i}].filters[{j - offset}]",
+                f.name,
+                f.options,
+                f"arms[{i}].filters[{j - offset}].options",
+            )
             for j, f in enumerate(specs)
         )
         arms.append(Arm(arm.name, strategy, filters, arm.budget, arm.target))
     backends = tuple(
-        Backend(b.key, component("backends", f"backends[{i}]", b.name, b.options))
+        Backend(
+            b.key,
+            component("backends", f"backends[{i}]", b.name, b.options, f"backends[{i}].options"),
+        )
         for i, b in enumerate(config.backends)
     )
     return Experiment(
@@ -324,7 +354,11 @@ def resolve_data_ref(ref: str, base: Path) -> str:
     if ref == "demo" or ref.startswith("hf:") or Path(ref).is_absolute():
         return ref
     candidate = base / ref
-    return str(candidate.resolve()) if candidate.exists() else ref
+    if candidate.exists():
+        return str(candidate.resolve())
+    if ":" not in ref:  # not a path, nor a reference such as `hf:NAME` that a source reads
+        raise RecaugError(f"no such file or folder: {candidate} (relative to the experiment file)")
+    return ref
 
 
 def is_write_dir_option(key: str) -> bool:
