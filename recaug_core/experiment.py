@@ -67,11 +67,28 @@ class ArmState:
         out: dict[str, Any] = {"status": "failed" if self.error else "ok"}
         if self.arm is not None:
             out.update(self.arm.as_dict())
+            out["plugins"] = _provenance([self.arm.strategy, *self.arm.filters])
         if self.error:
             out["error"] = self.error
             out["failed_stage"] = self.failed_stage
         out["augmentation"] = {str(s): facts for s, facts in self.seeds.items()}
         return out
+
+
+def _provenance(components: list[Component]) -> dict[str, dict[str, Any]]:
+    """Which plugin, from which distribution and version, provided each component."""
+    from recaug_core.plugins import get_registry
+
+    infos = {info.name: info for info in get_registry().plugin_infos()}
+    out = {}
+    for component in components:
+        info = infos.get(component.plugin)
+        out[component.name] = {
+            "plugin": component.plugin,
+            "distribution": info.distribution if info else None,
+            "version": info.version if info else None,
+        }
+    return out
 
 
 class ArmFailed(Exception):
