@@ -91,6 +91,21 @@ def _provenance(components: list[Component]) -> dict[str, dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class Job:
+    """What every step of one `recaug run` shares."""
+
+    experiment: Experiment
+    out: Path
+    echo: Echo
+    mixed_precision: str = "no"
+
+    def context(self, seed: int, work_dir: Path, resume: bool = False) -> RunContext:
+        return RunContext(
+            seed=seed, work_dir=work_dir, resume=resume, mixed_precision=self.mixed_precision
+        )
+
+
 class ArmFailed(Exception):
     """Raised inside one arm's work; caught by the loop so the other arms continue."""
 
@@ -100,7 +115,11 @@ class ArmFailed(Exception):
 
 
 def run_experiment(
-    experiment: Experiment, out: Path, echo: Echo, command: list[str]
+    experiment: Experiment,
+    out: Path,
+    echo: Echo,
+    command: list[str],
+    mixed_precision: str = "no",
 ) -> dict[str, Any]:
     """Run (or continue) ``experiment`` into ``out``; returns the results (see results.json)."""
     folder = RunFolder(out)
@@ -108,7 +127,7 @@ def run_experiment(
     folder.open(experiment.data_fingerprint(), resume=True, command=command)
     try:
         write_text(out / "experiment.toml", experiment.text)
-        results = _run(experiment, folder, echo)
+        results = _run(Job(experiment, out, echo, mixed_precision), folder)
         failed = [name for name, arm in results["arms"].items() if arm["status"] == "failed"]
         folder.finish(failed_arms=failed, timings=results["timings"])
     except BaseException as exc:
@@ -141,10 +160,11 @@ def _check_same_experiment(out: Path, experiment: Experiment) -> None:
         )
 
 
-def _run(experiment: Experiment, folder: RunFolder, echo: Echo) -> dict[str, Any]:
+def _run(job: Job, folder: RunFolder) -> dict[str, Any]:
     from recaug_core.loading import load_data
     from recaug_core.split import split_dataset
 
+    experiment, echo = job.experiment, job.echo
     config = experiment.config
     started = time.perf_counter()
     loaded = load_data(
@@ -183,14 +203,7 @@ def _run(experiment: Experiment, folder: RunFolder, echo: Echo) -> dict[str, Any
             try:
                 runs.extend(
                     _run_arm(
-                        experiment,
-                        folder.path,
-                        state,
-                        split,
-                        seed,
-                        tag,
-                        echo,
-                        distributions if seed_position == 0 else None,
+                        job, state, split, seed, tag, distributions if seed_position == 0 else None
                     )
                 )
             except ArmFailed as exc:
@@ -227,21 +240,20 @@ def _run(experiment: Experiment, folder: RunFolder, echo: Echo) -> dict[str, Any
 
 
 def _run_arm(
-    experiment: Experiment,
-    out: Path,
+    job: Job,
     state: ArmState,
     split: Split,
     seed: int,
     tag: str,
-    echo: Echo,
     distributions: dict[str, Any] | None,
 ) -> list[dict[str, Any]]:
     """Augment (unless baseline) and evaluate with every backend; ArmFailed on a plugin fault."""
-    arm_dir = confined(out, "arms", state.name, f"seed-{seed}")
+    experiment, echo = job.experiment, job.echo
+    arm_dir = confined(job.out, "arms", state.name, f"seed-{seed}")
     train = split.train
     if state.arm is not None:
         echo(f"{tag}: augmenting with strategy '{state.arm.strategy.name}'")
-        train, facts, kept = _augment(experiment, state.arm, split, seed, arm_dir, echo, tag)
+        train, facts, kept = _augment(job, state.arm, split, seed, arm_dir, tag)
         state.seeds[seed] = facts
         if distributions is not None:
             from recaug_core.fidelity import distributions as dist
@@ -249,7 +261,7 @@ def _run_arm(
             distributions[state.name] = dist(split.train, kept)
     rows = []
     for backend in experiment.backends:
-        result = _evaluate(experiment, backend, split, train, seed, arm_dir)
+        result = _evaluate(job, backend, split, train, seed, arm_dir)
         ndcg = result["metrics"].get(f"ndcg@{experiment.config.ks[0]}", 0.0)
         echo(
             f"{tag}: backend {backend.key}: ndcg@{experiment.config.ks[0]} {ndcg:.4f}"
@@ -260,17 +272,13 @@ def _run_arm(
 
 
 def _augment(
-    experiment: Experiment,
-    arm: Arm,
-    split: Split,
-    seed: int,
-    arm_dir: Path,
-    echo: Echo,
-    tag: str,
+    job: Job, arm: Arm, split: Split, seed: int, arm_dir: Path, tag: str
 ) -> tuple[Dataset, dict[str, Any], Any]:
+    """The arm's augmented training set for this seed: from the cache, or made and cached."""
     from recaug_core.fidelity import fidelity_summary
     from recaug_core.pipeline import augment_split, generate_synthetic, write_generated, write_run
 
+    experiment, echo = job.experiment, job.echo
     fingerprint = {**experiment.data_fingerprint(), "seed": seed, "arm": arm.as_dict()}
     _check_arm_settings(arm_dir, fingerprint, arm.name)
     folder = RunFolder(arm_dir)
@@ -286,7 +294,7 @@ def _augment(
         strategy = _build("strategies", arm.strategy, arm_dir)
         filters = [_build("filters", f, arm_dir) for f in arm.filters]
         request = GenerationRequest(budget=arm.budget, target=arm.target)  # type: ignore[arg-type]
-        ctx = RunContext(seed=seed, work_dir=arm_dir, resume=resuming)
+        ctx = job.context(seed, arm_dir, resume=resuming)
         generated = None
         if resuming and folder.stage_done("generate"):
             from recaug_core.pipeline import Generated
@@ -420,13 +428,13 @@ def _stage_of(message: str, default: str) -> str:
 
 
 def _evaluate(
-    experiment: Experiment, backend: Backend, split: Split, train: Dataset, seed: int, arm_dir: Path
+    job: Job, backend: Backend, split: Split, train: Dataset, seed: int, arm_dir: Path
 ) -> dict[str, Any]:
     """One backend on one (augmented) training set, cached as eval/BACKEND.json."""
     from recaug_core.evaluate import evaluate_model
     from recaug_core.plugins import get_registry
 
-    ks = list(experiment.config.ks)
+    ks = list(job.experiment.config.ks)
     cache = confined(arm_dir, "eval", f"{backend.key}.json")
     settings = {"backend": backend.component.as_dict(), "ks": ks}
     if cache.exists():
@@ -444,7 +452,7 @@ def _evaluate(
     cls = get_registry().get("backends", backend.component.name)
     assert issubclass(cls, Recommender)
     options = place_write_dirs(backend.component.options, work)
-    ctx = RunContext(seed=seed, work_dir=work)
+    ctx = job.context(seed, work)
     try:
         metrics, timings = evaluate_model(cls, options, split, train, ks, ctx)
     except RecaugError as exc:

@@ -19,26 +19,41 @@ def register(cli: click.Group) -> None:
     type=click.Path(file_okay=False),
     help="Output folder; running again continues (or re-reports) what it holds.",
 )
+@click.option(
+    "--mixed-precision",
+    type=click.Choice(["no", "fp16", "bf16"]),
+    default="no",
+    show_default=True,
+    help="Mixed precision for torch-based strategies and backends (GPU).",
+)
 @click.option("--no-report", is_flag=True, help="Write results.json/csv only, no report.")
-def run_command(experiment_file: str, out: str, no_report: bool) -> None:
+def run_command(experiment_file: str, out: str, mixed_precision: str, no_report: bool) -> None:
     """Compare a baseline with augmentation arms over several seeds; write a report.
 
     Every arm's augmentation and evaluation is cached in --out, so running the same command
     again continues an interrupted experiment (or runs only arms added to the file). An arm
     whose plugin fails is marked failed and the others continue; the exit code is then 1.
     """
+    import os
+
     from recaug_core.cli import invoked_command
+    from recaug_core.errors import RecaugError
     from recaug_core.experiment import run_experiment
     from recaug_core.experiment_file import load_experiment
     from recaug_core.report import failed_arms, render
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RecaugError(
+            "recaug run works in one process; give each experiment its own GPU "
+            "(CUDA_VISIBLE_DEVICES) instead of `accelerate launch` with several processes"
+        )
     experiment = load_experiment(experiment_file)
     out_dir = Path(out)
 
     def echo(message: str) -> None:
         click.echo(message, err=True)
 
-    results = run_experiment(experiment, out_dir, echo, invoked_command())
+    results = run_experiment(experiment, out_dir, echo, invoked_command(), mixed_precision)
     if not no_report:
         render(out_dir, results)
         echo(f"report: {out_dir / 'report.md'} and {out_dir / 'report.html'}")
