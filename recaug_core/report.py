@@ -222,9 +222,12 @@ def failed_arms(results: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def render(run_dir: Path, results: dict[str, Any]) -> list[Path]:
     """Write report.md, report.html and figures/*.png into ``run_dir``; returns the paths."""
-    from recaug_core.plots import figures
+    try:
+        from recaug_core.plots import figures
 
-    pictures = figures(results)
+        pictures = figures(results)
+    except ImportError:  # matplotlib is an extra (recaug[report]): tables only without it
+        pictures = {}
     figure_dir = run_dir / FIGURES
     for name, png in pictures.items():
         write_bytes(figure_dir / f"{name}.png", png)
@@ -302,6 +305,8 @@ def _header_facts(results: dict[str, Any]) -> list[str]:
 def _markdown(results: dict[str, Any], sections: list[Section], pictures: set[str]) -> str:
     lines = ["# recaug experiment report", ""]
     lines += [f"- {fact}" for fact in _header_facts(results)] + [""]
+    if not pictures:
+        lines += ["(No figures: install matplotlib, `pip install recaug[report]`.)", ""]
     for title, text, tables, names in sections:
         lines += [f"## {title}", ""]
         if text:

@@ -178,3 +178,29 @@ options = { users = 100, items = 60, interactions = 1500 }
 [[backends]]
 name = "pop"
 """
+
+
+def test_report_without_matplotlib_keeps_the_tables(finished, recaug, monkeypatch):
+    import sys
+
+    out, _ = finished
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as if not installed
+    monkeypatch.delitem(sys.modules, "recaug_core.plots", raising=False)
+    (out / "report.md").unlink()
+    assert recaug("report", out).code == 0
+    md = (out / "report.md").read_text()
+    assert "## Metrics: pop" in md and "install matplotlib" in md and "![" not in md
+
+
+def test_help_imports_neither_torch_nor_matplotlib():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from recaug_core.cli import run; run(['run', '--help']); "
+        "run(['report', '--help']); "
+        "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("[]")
