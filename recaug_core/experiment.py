@@ -126,7 +126,6 @@ def run_experiment(
     _check_same_experiment(out, experiment)
     folder.open(experiment.data_fingerprint(), resume=True, command=command)
     try:
-        write_text(out / "experiment.toml", experiment.text)
         results = _run(Job(experiment, out, echo, mixed_precision), folder)
         failed = [name for name, arm in results["arms"].items() if arm["status"] == "failed"]
         folder.finish(failed_arms=failed, timings=results["timings"])
@@ -174,6 +173,8 @@ def _run(job: Job, folder: RunFolder) -> dict[str, Any]:
         clean_options=config.dataset.clean,
     )
     folder.mark_stage("load", rows=len(loaded.dataset))
+    # Written only once the data loaded: bad data must leave no output folder behind.
+    write_text(folder.path / "experiment.toml", experiment.text)
     echo(
         f"data {experiment.data_ref}: {len(loaded.dataset)} interactions; "
         f"{len(experiment.arms)} arm(s) + baseline, {len(config.seeds)} seed(s), "

@@ -204,3 +204,15 @@ def test_help_imports_neither_torch_nor_matplotlib():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("[]")
+
+
+def test_bad_data_leaves_no_output_folder(tmp_path, recaug, write_experiment):
+    (tmp_path / "broken.csv").write_text("user_id,item_id\nu1,i1\nu2\n")
+    header = HEADER_OTHER_DATA.replace('ref = "demo"', 'ref = "broken.csv"').replace(
+        "options = { users = 100, items = 60, interactions = 1500 }", ""
+    )
+    out = tmp_path / "out"
+    result = recaug("run", write_experiment(header=header), "--out", out)
+    assert result.code == 2
+    assert "broken.csv" in result.err and "line 3" in result.err
+    assert not out.exists()
