@@ -81,12 +81,12 @@ def test_second_run_reuses_every_arm(tmp_path, recaug, write_experiment, test_pl
 
     path = write_experiment(arm("counted", "counting"))
     out = tmp_path / "out"
-    assert recaug("run", path, "--out", out).code == 0
+    assert recaug("run", path, "--out", out, "--no-report").code == 0
     assert faulty_plugin.GENERATED == {"seed-0": 1, "seed-1": 1}
     synthetic = out / "arms/counted/seed-0/synthetic.parquet"
     evaluation = out / "arms/baseline/seed-1/eval/pop.json"
     stamps = (synthetic.stat().st_mtime_ns, evaluation.stat().st_mtime_ns)
-    again = recaug("run", path, "--out", out)
+    again = recaug("run", path, "--out", out, "--no-report")
     assert again.code == 0, again.err
     assert faulty_plugin.GENERATED == {"seed-0": 1, "seed-1": 1}
     assert (synthetic.stat().st_mtime_ns, evaluation.stat().st_mtime_ns) == stamps
@@ -97,9 +97,11 @@ def test_arm_added_later_is_the_only_work_done(tmp_path, recaug, write_experimen
     import faulty_plugin
 
     out = tmp_path / "out"
-    assert recaug("run", write_experiment(arm("toy-2", "toy")), "--out", out).code == 0
+    assert (
+        recaug("run", write_experiment(arm("toy-2", "toy")), "--out", out, "--no-report").code == 0
+    )
     bigger = write_experiment(arm("toy-2", "toy"), arm("counted", "counting"))
-    result = recaug("run", bigger, "--out", out)
+    result = recaug("run", bigger, "--out", out, "--no-report")
     assert result.code == 0, result.err
     assert faulty_plugin.GENERATED == {"seed-0": 1, "seed-1": 1}
     assert result.err.count("augmentation cached") == 2  # toy-2 for both seeds
@@ -112,14 +114,14 @@ def test_interrupted_run_continues_where_it_stopped(
     stopping = write_experiment(
         arm("toy-2", "toy"), arm("late", "faulty", options="{ stage = 'interrupt' }")
     )
-    assert recaug("run", stopping, "--out", out).code == 130
+    assert recaug("run", stopping, "--out", out, "--no-report").code == 130
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "failed"
     done = out / "arms/toy-2/seed-0/synthetic.parquet"
     stamp = done.stat().st_mtime_ns
     assert not (out / "results.json").exists()
     fixed = write_experiment(arm("toy-2", "toy"), arm("late", "toy", options="{ per_user = 1 }"))
-    result = recaug("run", fixed, "--out", out)
+    result = recaug("run", fixed, "--out", out, "--no-report")
     assert result.code == 0, result.err
     assert done.stat().st_mtime_ns == stamp
     assert json.loads((out / "manifest.json").read_text())["status"] == "done"
@@ -129,18 +131,18 @@ def test_changed_arm_settings_under_the_same_name_are_refused(
     tmp_path, recaug, write_experiment, test_plugins
 ):
     out = tmp_path / "out"
-    assert recaug("run", write_experiment(arm("a", "toy")), "--out", out).code == 0
+    assert recaug("run", write_experiment(arm("a", "toy")), "--out", out, "--no-report").code == 0
     changed = write_experiment(arm("a", "toy", options="{ per_user = 5 }"))
-    result = recaug("run", changed, "--out", out)
+    result = recaug("run", changed, "--out", out, "--no-report")
     assert result.code == 2
     assert "arm 'a'" in result.err and "other settings" in result.err
 
 
 def test_other_data_in_the_same_out_is_refused(tmp_path, recaug, write_experiment, test_plugins):
     out = tmp_path / "out"
-    assert recaug("run", write_experiment(), "--out", out).code == 0
+    assert recaug("run", write_experiment(), "--out", out, "--no-report").code == 0
     other = write_experiment(header=HEADER_OTHER_DATA)
-    result = recaug("run", other, "--out", out)
+    result = recaug("run", other, "--out", out, "--no-report")
     assert result.code == 2 and "another data" in result.err
 
 
