@@ -136,10 +136,11 @@ class ExperimentConfig(_Strict):
         ):
             seen: set[str] = set()
             for position, name in enumerate(names):
-                if name in seen:
+                # case-blind: on macOS and Windows 'A' and 'a' would share one folder
+                if name.lower() in seen:
                     where = "name" if what == "arms" else "label"
                     raise ValueError(f"{what}[{position}].{where}: '{name}' is used twice")
-                seen.add(name)
+                seen.add(name.lower())
         return self
 
 

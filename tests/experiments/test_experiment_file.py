@@ -35,6 +35,7 @@ CASES = [
     (HEADER + arm("a", "seq", target='"everyone"'), "exp.toml: arms[0].target: ", "sparse"),
     (HEADER + arm("a", "seq", budjet=1), "exp.toml: arms[0].budjet: unknown key", ""),
     (HEADER + arm("a", "seq") + arm("a", "seq"), "exp.toml: arms[1].name: 'a' is used twice", ""),
+    (HEADER + arm("a", "seq") + arm("A", "seq"), "exp.toml: arms[1].name: 'A' is used twice", ""),
     (
         HEADER.replace('name = "pop"', 'name = "pop"\noptions = { count = "some" }'),
         "exp.toml: backends[0].options: ",
