@@ -132,6 +132,26 @@ def metric_table(results: dict[str, Any], backend: str) -> Table:
     return ["arm", *names], rows
 
 
+def headline_table(results: dict[str, Any]) -> Table:
+    """NDCG@K per arm and backend, overall and for sparse users: the question in one table."""
+    k = results["experiment"]["ks"][0]
+    backends = _backends(results)
+    headers = ["arm"]
+    for backend in backends:
+        headers += [f"{backend} ndcg@{k}", f"{backend} ndcg@{k} sparse users"]
+    rows = []
+    for arm in _arms(results):
+        if results["arms"][arm]["status"] != "ok":
+            rows.append([arm, "failed"] + [""] * (len(headers) - 2))
+            continue
+        row = [arm]
+        for backend in backends:
+            row.append(_cell(summary(results, arm, backend, f"ndcg@{k}")))
+            row.append(_cell(summary(results, arm, backend, f"ndcg@{k}", "sparse")))
+        rows.append(row)
+    return headers, rows
+
+
 def group_table(results: dict[str, Any], backend: str) -> Table:
     k = results["experiment"]["ks"][0]
     names = [f"ndcg@{k}", f"recall@{k}"]
@@ -253,6 +273,15 @@ def _sections(results: dict[str, Any]) -> list[Section]:
             f"- **{arm}** stopped in {stage}: {error}" for arm, stage, error in failures
         )
         out.append(("Failed arms", text, [], []))
+    out.append(
+        (
+            "Headline",
+            "NDCG on the held-out test split, overall and for sparse users (the shortest third "
+            "of real training histories); mean ± std over seeds, change vs baseline in brackets.",
+            [headline_table(results)],
+            [],
+        )
+    )
     for backend in backends:
         out.append(
             (

@@ -54,6 +54,7 @@ def test_report_has_every_section_and_embeds_its_figures(finished):
     out, _ = finished
     md = (out / "report.md").read_text()
     for section in (
+        "## Headline",
         "## Metrics: pop",
         "## User groups: pop",
         "## Synthetic data: fidelity and privacy",
