@@ -219,3 +219,15 @@ def test_bad_data_leaves_no_output_folder(tmp_path, recaug, write_experiment):
     assert result.code == 2
     assert "broken.csv" in result.err and "line 3" in result.err
     assert not out.exists()
+
+
+def test_second_run_into_a_folder_in_use_stops_at_once(tmp_path, recaug, write_experiment):
+    import os
+    import socket
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".lock").write_text(f"{os.getppid()} {socket.gethostname()}\n")  # a live process
+    result = recaug("run", write_experiment(), "--out", out, "--no-report")
+    assert result.code == 2 and "in use by another recaug run" in result.err
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
