@@ -40,7 +40,10 @@ def _own(command: click.Command) -> bool:
 def _command(
     command: click.Command, path: str, parent: click.Context | None, level: int
 ) -> list[str]:
-    ctx = click.Context(command, info_name=path.split()[-1], parent=parent)
+    # context_settings as click applies them (help names -h/--help come from the root's)
+    ctx = click.Context(
+        command, info_name=path.split()[-1], parent=parent, **command.context_settings
+    )
     lines = [f"{'#' * level} `{path}`", ""]
     help_text = (command.help or "").strip()
     if help_text:
