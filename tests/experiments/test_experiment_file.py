@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import HEADER, arm
+from experiment_files import HEADER, arm
 
 from recaug_core.experiment_file import load_experiment
 

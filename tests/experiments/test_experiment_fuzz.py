@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HEADER, arm
+from experiment_files import HEADER, arm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import arm
+from experiment_files import arm
 
 from recaug_core.errors import RecaugError
 from recaug_core.experiment_file import confined, place_write_dirs

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import arm
+from experiment_files import arm
 
 TWO_ARMS = (arm("toy-2", "toy", options="{ per_user = 2 }"), arm("toy-all", "toy", target='"all"'))
 

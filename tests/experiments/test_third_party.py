@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import HEADER, arm
+from experiment_files import HEADER, arm
 
 from recaug_core.plugins import get_registry
 
