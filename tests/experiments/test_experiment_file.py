@@ -117,8 +117,9 @@ def test_example_files_are_valid(name):
     assert experiment.arms and len(experiment.config.seeds) == 3
 
 
-def test_movielens_example_is_valid_when_the_data_is_there():
-    path = EXAMPLES / "movielens-100k.toml"
+@pytest.mark.parametrize("name", ["movielens-100k.toml", "movielens-100k-third-party.toml"])
+def test_movielens_examples_are_valid_when_the_data_is_there(name):
+    path = EXAMPLES / name
     import tomllib
 
     ref = tomllib.loads(path.read_text())["dataset"]["ref"]
