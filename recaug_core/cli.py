@@ -28,9 +28,9 @@ def cli(debug: bool) -> None:
 
 
 def _register_commands() -> None:
-    from recaug_core.commands import augment, data, evaluate, export, plugins
+    from recaug_core.commands import augment, data, evaluate, export, plugins, report, run
 
-    for module in (plugins, data, augment, evaluate, export):
+    for module in (plugins, data, augment, evaluate, run, report, export):
         module.register(cli)
     from recaug_core.plugins import get_registry
 
@@ -61,7 +61,10 @@ def run(argv: list[str] | None = None) -> int:
     _argv = list(argv) if argv is not None else sys.argv[1:]
     try:
         _register_commands()
-        cli.main(args=argv, prog_name="recaug", standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of `ctx.exit(n)`.
+        returned = cli.main(args=argv, prog_name="recaug", standalone_mode=False)
+        if isinstance(returned, int) and not isinstance(returned, bool):
+            return returned
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:

@@ -1,0 +1,65 @@
+"""`recaug run`: an experiment file -> baseline vs every arm over seeds, results and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(run_command)
+
+
+@click.command("run")
+@click.argument("experiment_file", metavar="EXPERIMENT.toml", type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder; running again continues (or re-reports) what it holds.",
+)
+@click.option(
+    "--mixed-precision",
+    type=click.Choice(["no", "fp16", "bf16"]),
+    default="no",
+    show_default=True,
+    help="Mixed precision for torch-based strategies and backends (GPU).",
+)
+@click.option("--no-report", is_flag=True, help="Write results.json/csv only, no report.")
+def run_command(experiment_file: str, out: str, mixed_precision: str, no_report: bool) -> None:
+    """Compare a baseline with augmentation arms over several seeds; write a report.
+
+    Every arm's augmentation and evaluation is cached in --out, so running the same command
+    again continues an interrupted experiment (or runs only arms added to the file). An arm
+    whose plugin fails is marked failed and the others continue; the exit code is then 1.
+    """
+    import os
+
+    from recaug_core.cli import invoked_command
+    from recaug_core.errors import RecaugError
+    from recaug_core.experiment import run_experiment
+    from recaug_core.experiment_file import load_experiment
+    from recaug_core.report import failed_arms, render
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RecaugError(
+            "recaug run works in one process; give each experiment its own GPU "
+            "(CUDA_VISIBLE_DEVICES) instead of `accelerate launch` with several processes"
+        )
+    experiment = load_experiment(experiment_file)
+    out_dir = Path(out)
+
+    def echo(message: str) -> None:
+        click.echo(message, err=True)
+
+    results = run_experiment(experiment, out_dir, echo, invoked_command(), mixed_precision)
+    if not no_report:
+        render(out_dir, results)
+        echo(f"report: {out_dir / 'report.md'} and {out_dir / 'report.html'}")
+    failures = failed_arms(results)
+    for arm, stage, error in failures:
+        echo(f"arm '{arm}' failed in {stage}: {error}")
+    click.echo(str(out_dir / "results.json"))
+    if failures:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,401 @@
+"""The experiment report: ``report.md`` and a self-contained ``report.html`` from results.json.
+
+Numbers are means over seeds ± their (population) standard deviation. The change of an arm is
+relative to the baseline's mean. A change is shown in bold when it exceeds the seed spread:
+when |mean change| is larger than the standard deviation of the per-seed changes. Each seed
+compares arm and baseline on the same split with the same training seed, so the per-seed
+change is the fair unit of noise.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recaug_core.experiment_file import BASELINE
+from recaug_core.files import write_atomic, write_text
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+FIGURES = "figures"
+TABLE_METRICS = ("ndcg", "recall", "hit", "mrr", "coverage", "tail_share")
+GROUP_NAMES = ("sparse", "medium", "dense")
+FIDELITY = (
+    ("popularity_js", "popularity JS"),
+    ("length_ks", "length KS"),
+    ("exact_copy_rate", "exact-copy rate"),
+    ("dcr_mean", "DCR mean"),
+    ("dcr_p05", "DCR p05"),
+)
+Table = tuple[list[str], list[list[str]]]
+
+
+# -- numbers ----------------------------------------------------------------------------------
+
+
+def metric_values(
+    results: dict[str, Any], arm: str, backend: str, metric: str, group: str | None = None
+) -> dict[int, float]:
+    """{seed: value} of one metric (overall, or for a user group)."""
+    out = {}
+    for run in results["runs"]:
+        if run["arm"] == arm and run["backend"] == backend:
+            values = run["metrics"] if group is None else run["metrics"]["groups"][group]
+            if metric in values:
+                out[int(run["seed"])] = float(values[metric])
+    return out
+
+
+def summary(
+    results: dict[str, Any], arm: str, backend: str, metric: str, group: str | None = None
+) -> dict[str, Any] | None:
+    """Mean, std, relative change vs baseline and whether it exceeds the seed spread."""
+    values = metric_values(results, arm, backend, metric, group)
+    if not values:
+        return None
+    mine = np.array(list(values.values()))
+    out: dict[str, Any] = {"mean": float(mine.mean()), "std": float(mine.std()), "seeds": len(mine)}
+    if arm == BASELINE:
+        return out
+    base = metric_values(results, BASELINE, backend, metric, group)
+    shared = sorted(set(base) & set(values))
+    if not shared:
+        return out
+    diffs = np.array([values[s] - base[s] for s in shared])
+    base_mean = float(np.mean([base[s] for s in shared]))
+    out["change"] = None if base_mean == 0 else float(diffs.mean()) / base_mean
+    out["exceeds_spread"] = bool(len(shared) > 1 and abs(diffs.mean()) > diffs.std())
+    return out
+
+
+def summaries(results: dict[str, Any]) -> dict[str, Any]:
+    """Every shown metric, per backend and arm, overall and per user group (for results.json)."""
+    out: dict[str, Any] = {}
+    for backend in _backends(results):
+        per_arm: dict[str, Any] = {}
+        for arm in results["arms"]:
+            names = [f"{m}@{k}" for m in TABLE_METRICS for k in results["experiment"]["ks"]]
+            per_arm[arm] = {
+                "all": {n: summary(results, arm, backend, n) for n in names},
+                **{
+                    g: {n: summary(results, arm, backend, n, g) for n in names[:2]}
+                    for g in GROUP_NAMES
+                },
+            }
+        out[backend] = per_arm
+    return out
+
+
+def _backends(results: dict[str, Any]) -> list[str]:
+    return [b["label"] for b in results["experiment"]["backends"]]
+
+
+def _arms(results: dict[str, Any], ok_only: bool = False) -> list[str]:
+    return [a for a, s in results["arms"].items() if not ok_only or s["status"] == "ok"]
+
+
+def _cell(s: dict[str, Any] | None) -> str:
+    if s is None:
+        return "–"
+    text = f"{s['mean']:.4f} ± {s['std']:.4f}"
+    change = s.get("change")
+    if change is not None:
+        shown = f"{change:+.1%}"
+        text += f" ({'**' + shown + '**' if s.get('exceeds_spread') else shown})"
+    return text
+
+
+# -- tables -----------------------------------------------------------------------------------
+
+
+def metric_table(results: dict[str, Any], backend: str) -> Table:
+    ks = results["experiment"]["ks"]
+    names = [f"{m}@{ks[0]}" for m in TABLE_METRICS] + [
+        f"{m}@{k}" for k in ks[1:] for m in ("ndcg", "recall")
+    ]
+    rows = []
+    for arm in _arms(results):
+        if results["arms"][arm]["status"] != "ok":
+            rows.append([arm, "failed"] + [""] * (len(names) - 1))
+            continue
+        rows.append([arm] + [_cell(summary(results, arm, backend, n)) for n in names])
+    return ["arm", *names], rows
+
+
+def headline_table(results: dict[str, Any]) -> Table:
+    """NDCG@K per arm and backend, overall and for sparse users: the question in one table."""
+    k = results["experiment"]["ks"][0]
+    backends = _backends(results)
+    headers = ["arm"]
+    for backend in backends:
+        headers += [f"{backend} ndcg@{k}", f"{backend} ndcg@{k} sparse users"]
+    rows = []
+    for arm in _arms(results):
+        if results["arms"][arm]["status"] != "ok":
+            rows.append([arm, "failed"] + [""] * (len(headers) - 2))
+            continue
+        row = [arm]
+        for backend in backends:
+            row.append(_cell(summary(results, arm, backend, f"ndcg@{k}")))
+            row.append(_cell(summary(results, arm, backend, f"ndcg@{k}", "sparse")))
+        rows.append(row)
+    return headers, rows
+
+
+def group_table(results: dict[str, Any], backend: str) -> Table:
+    k = results["experiment"]["ks"][0]
+    names = [f"ndcg@{k}", f"recall@{k}"]
+    headers = ["arm"] + [f"{n} {g}" for g in GROUP_NAMES for n in names]
+    rows = []
+    for arm in _arms(results, ok_only=True):
+        rows.append(
+            [arm]
+            + [_cell(summary(results, arm, backend, n, g)) for g in GROUP_NAMES for n in names]
+        )
+    return headers, rows
+
+
+def _seed_facts(results: dict[str, Any], arm: str, key: str) -> list[dict[str, Any]]:
+    seeds = results["arms"][arm].get("augmentation", {})
+    return [facts.get(key) or {} for facts in seeds.values()]
+
+
+def fidelity_table(results: dict[str, Any]) -> Table:
+    rows = []
+    for arm in _arms(results, ok_only=True):
+        if arm == BASELINE:
+            continue
+        facts = _seed_facts(results, arm, "fidelity")
+        row = [arm]
+        for key, _ in FIDELITY:
+            values = [f[key] for f in facts if f.get(key) is not None]
+            row.append(f"{np.mean(values):.4f}" if values else "–")
+        rows.append(row)
+    return ["arm", *(label for _, label in FIDELITY)], rows
+
+
+def rows_table(results: dict[str, Any]) -> Table:
+    rows = []
+    for arm in _arms(results):
+        if arm == BASELINE:
+            continue
+        counts = _seed_facts(results, arm, "counts")
+        total = {
+            k: sum(int(c.get(k, 0)) for c in counts) for k in ("generated", "kept", "rejected")
+        }
+        reasons: dict[str, int] = {}
+        for c in counts:
+            for reason, n in (c.get("rejected_by_reason") or {}).items():
+                reasons[reason] = reasons.get(reason, 0) + int(n)
+        by_reason = "; ".join(f"{r}: {n}" for r, n in sorted(reasons.items())) or "–"
+        status = results["arms"][arm]["status"]
+        rows.append(
+            [arm, str(len(counts)), str(total["generated"]), str(total["kept"]),
+             str(total["rejected"]), by_reason if status == "ok" else f"{by_reason} (failed)"]
+        )  # fmt: skip
+    return ["arm", "seeds", "generated", "kept", "rejected", "rejected by reason"], rows
+
+
+def timing_table(results: dict[str, Any]) -> Table:
+    stages = ("fit_s", "generate_s", "filter_s", "write_s")
+    backends = _backends(results)
+    headers = ["arm", *(s.removesuffix("_s") for s in stages)]
+    headers += [f"{b} {t}" for b in backends for t in ("fit", "evaluate")]
+    rows = []
+    for arm in _arms(results):
+        timings = _seed_facts(results, arm, "timings")
+        row = [arm] + [
+            _seconds(sum(t.get(s, 0.0) for t in timings)) if timings else "–" for s in stages
+        ]
+        for backend in backends:
+            runs = [r for r in results["runs"] if r["arm"] == arm and r["backend"] == backend]
+            for key in ("fit_s", "evaluate_s"):
+                row.append(_seconds(sum(r["timings"].get(key, 0.0) for r in runs)) if runs else "–")
+        rows.append(row)
+    return headers, rows
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s"
+
+
+def failed_arms(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [
+        (arm, state.get("failed_stage") or "?", state.get("error") or "")
+        for arm, state in results["arms"].items()
+        if state["status"] == "failed"
+    ]
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def render(run_dir: Path, results: dict[str, Any]) -> list[Path]:
+    """Write report.md, report.html and figures/*.png into ``run_dir``; returns the paths."""
+    try:
+        from recaug_core.plots import figures
+
+        pictures = figures(results)
+    except ImportError:  # matplotlib is an extra (recaug[report]): tables only without it
+        pictures = {}
+    figure_dir = run_dir / FIGURES
+    for name, png in pictures.items():
+        write_bytes(figure_dir / f"{name}.png", png)
+    sections = _sections(results)
+    write_text(run_dir / REPORT_MD, _markdown(results, sections, set(pictures)))
+    write_text(run_dir / REPORT_HTML, _html(results, sections, pictures))
+    return [
+        run_dir / REPORT_MD,
+        run_dir / REPORT_HTML,
+        *(figure_dir / f"{n}.png" for n in pictures),
+    ]
+
+
+Section = tuple[str, str, list[Table], list[str]]  # title, text, tables, figure names
+
+
+def _sections(results: dict[str, Any]) -> list[Section]:
+    backends = _backends(results)
+    out: list[Section] = []
+    failures = failed_arms(results)
+    if failures:
+        text = "\n".join(
+            f"- **{arm}** stopped in {stage}: {error}" for arm, stage, error in failures
+        )
+        out.append(("Failed arms", text, [], []))
+    out.append(
+        (
+            "Headline",
+            "NDCG on the held-out test split, overall and for sparse users (the shortest third "
+            "of real training histories); mean ± std over seeds, change vs baseline in brackets.",
+            [headline_table(results)],
+            [],
+        )
+    )
+    for backend in backends:
+        out.append(
+            (
+                f"Metrics: {backend}",
+                "Mean ± std over seeds; in brackets the change vs baseline, **bold** where it "
+                "exceeds the spread of the per-seed changes.",
+                [metric_table(results, backend)],
+                [f"bars-{backend}"],
+            )
+        )
+        out.append(
+            (
+                f"User groups: {backend}",
+                "Users grouped by the length of their real training history (terciles).",
+                [group_table(results, backend)],
+                [f"groups-{backend}"],
+            )
+        )
+    out.append(
+        (
+            "Synthetic data: fidelity and privacy",
+            "Kept synthetic rows vs the real training rows, mean over seeds. Popularity JS and "
+            "length KS: 0 means the same distribution. Exact-copy rate: share of synthetic users "
+            "whose item set equals a real user's. DCR: distance (1 - Jaccard) to the closest "
+            "real user. Curves: the first seed.",
+            [fidelity_table(results)],
+            ["long-tail", "history-lengths"],
+        )
+    )
+    out.append(("Rows generated, kept and rejected (all seeds)", "", [rows_table(results)], []))
+    out.append(("Time per stage (all seeds)", "", [timing_table(results)], []))
+    return out
+
+
+def _header_facts(results: dict[str, Any]) -> list[str]:
+    exp = results["experiment"]
+    data = results.get("data", {})
+    split = exp["split"]
+    backends = ", ".join(f"{b['label']} ({b['name']})" for b in exp["backends"])
+    return [
+        f"Experiment file: `{exp['file']}`"
+        + (f" — {exp['description']}" if exp["description"] else ""),
+        f"Data: `{data.get('ref')}` "
+        f"({data.get('cleaning', {}).get('rows_out', '?')} interactions after cleaning)",
+        f"Split: {split['protocol']} {split['ratios']}; seeds {exp['seeds']}; backends: {backends}",
+        f"Total time: {results['timings'].get('total_s', 0):.1f} s",
+    ]
+
+
+def _markdown(results: dict[str, Any], sections: list[Section], pictures: set[str]) -> str:
+    lines = ["# recaug experiment report", ""]
+    lines += [f"- {fact}" for fact in _header_facts(results)] + [""]
+    if not pictures:
+        lines += ["(No figures: install matplotlib, `pip install recaug[report]`.)", ""]
+    for title, text, tables, names in sections:
+        lines += [f"## {title}", ""]
+        if text:
+            lines += [text, ""]
+        for headers, rows in tables:
+            lines.append("| " + " | ".join(headers) + " |")
+            lines.append("|" + "---|" * len(headers))
+            lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+            lines.append("")
+        lines += [f"![{name}]({FIGURES}/{name}.png)" for name in names if name in pictures]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_CODE = re.compile(r"`(.+?)`")
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;"
+    "color:#222}table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+    "td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}"
+    "img{max-width:100%}.failed{color:#b00}"
+)
+
+
+def _inline(text: str) -> str:
+    escaped = html.escape(text)
+    return _CODE.sub(r"<code>\1</code>", _BOLD.sub(r"<b>\1</b>", escaped))
+
+
+def _html(results: dict[str, Any], sections: list[Section], pictures: dict[str, bytes]) -> str:
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        "<title>recaug experiment report</title>",
+        f"<style>{_STYLE}</style></head><body><h1>recaug experiment report</h1><ul>",
+    ]
+    parts += [f"<li>{_inline(fact)}</li>" for fact in _header_facts(results)] + ["</ul>"]
+    for title, text, tables, names in sections:
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        for line in filter(None, text.split("\n")):
+            klass = " class='failed'" if title == "Failed arms" else ""
+            parts.append(f"<p{klass}>{_inline(line.removeprefix('- '))}</p>")
+        for headers, rows in tables:
+            parts.append(
+                "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr>"
+            )
+            for row in rows:
+                klass = " class='failed'" if len(row) > 1 and row[1] == "failed" else ""
+                cells = "".join(f"<td>{_inline(c)}</td>" for c in row)
+                parts.append(f"<tr{klass}>{cells}</tr>")
+            parts.append("</table>")
+        for name in names:
+            if name in pictures:
+                data = base64.b64encode(pictures[name]).decode("ascii")
+                parts.append(
+                    f"<p><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'></p>"
+                )
+    parts.append("</body></html>\n")
+    return "\n".join(parts)

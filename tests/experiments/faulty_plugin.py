@@ -1,0 +1,72 @@
+"""A plugin that fails on purpose, to prove a fault stops only its own arm.
+
+`faulty` strategy: raises in ``fit`` or ``generate`` (option ``stage``), or, with
+``stage = "interrupt"``, stops the whole process the way Ctrl-C does. `faulty-filter`: raises in
+``apply``. Counters record how often each strategy generated, so tests can prove caching.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Literal
+
+from recaug_core import hookimpl
+from recaug_core.api import FilterResult, GenerationRequest, Options, QualityFilter, Strategy
+from recaug_core.data import Dataset
+from recaug_core.runtime import RunContext
+
+GENERATED: Counter[str] = Counter()
+
+
+class FaultyOptions(Options):
+    stage: Literal["fit", "generate", "interrupt", "none"] = "generate"
+
+
+class FaultyStrategy(Strategy):
+    name = "faulty"
+    description = "Raises in the stage it is told to (test helper)."
+    Options = FaultyOptions
+    options: FaultyOptions
+
+    def fit(self, train: Dataset, ctx: RunContext) -> None:
+        if self.options.stage == "fit":
+            raise ValueError("planted fault in fit")
+
+    def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext):
+        if self.options.stage == "interrupt":
+            raise KeyboardInterrupt
+        raise RuntimeError("planted fault in generate")
+
+
+class FaultyFilter(QualityFilter):
+    name = "faulty-filter"
+    description = "Raises in apply (test helper)."
+
+    def apply(self, train: Dataset, synthetic, ctx: RunContext) -> FilterResult:
+        raise RuntimeError("planted fault in apply")
+
+
+class CountingStrategy(Strategy):
+    """The toy strategy's output, counted per seed: a second run must not generate again."""
+
+    name = "counting"
+    description = "Counts its generate calls (test helper)."
+
+    def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext):
+        import recaug_toy
+
+        GENERATED[f"seed-{ctx.seed}"] += 1
+        toy = recaug_toy.ToyStrategy({"per_user": 2})
+        toy.fit(train, ctx)
+        return toy.generate(train, request, ctx)
+
+
+@hookimpl
+def register_strategies(register):
+    register(FaultyStrategy)
+    register(CountingStrategy)
+
+
+@hookimpl
+def register_filters(register):
+    register(FaultyFilter)
