@@ -34,8 +34,10 @@ class EmbeddingModel(nn.Module):
         init_std: float,
         text: torch.Tensor | None = None,
         text_mode: Literal["init", "add"] = "add",
+        with_l2: bool = True,
     ) -> None:
         super().__init__()
+        self.with_l2 = with_l2
         self.n_users, self.n_items = n_users, n_items
         self.layers = layers if propagator is not None else 0
         self.propagator = propagator
@@ -78,6 +80,8 @@ class EmbeddingModel(nn.Module):
         user_vectors, item_vectors = final[: self.n_users], final[self.n_users :]
         positive, negative = pair_scores(user_vectors, item_vectors, users, positives, negatives)
         loss = F.softplus(negative - positive[:, None]).mean()
+        if not self.with_l2:  # reg=0 (BPR's default): skip the per-row counts
+            return loss, loss.new_zeros(())
         # RecBole-style L2 on the layer-0 vectors of the batch's rows, computed from per-row
         # counts rather than by gathering a vector for every sampled negative.
         k = negatives.shape[1]

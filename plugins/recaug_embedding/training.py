@@ -66,6 +66,7 @@ def fit_embeddings(
         options.init_std,
         text=None if text is None else torch.from_numpy(text),
         text_mode=options.text_mode,
+        with_l2=options.reg > 0,
     )
     task = _validation_task(train, valid)
     sampler = NegativeSampler(users, items, train.n_users, train.n_items)
