@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+from recaug_vae.options import GenerationOptions
 
 from recaug_core.api import Options
 
@@ -44,21 +45,7 @@ class GanTrainingOptions(Options):
     )
 
 
-class GanStrategyOptions(GanTrainingOptions):
-    mode: Literal["auto", "extend", "synthesize"] = Field(
-        default="auto",
-        description="extend: new items for real users; synthesize: new syn-gan-* users; "
-        "auto: synthesize for --target new, else extend",
-    )
-    per_user: int = Field(
-        default=10, ge=1, le=10_000, description="extend: new items per target user"
-    )
-    new_users: int = Field(
-        default=100,
-        ge=1,
-        le=10_000_000,
-        description="synthesize: number of new users when no --budget is given",
-    )
+class GanStrategyOptions(GanTrainingOptions, GenerationOptions):
     condition_keep: float = Field(
         default=0.5,
         gt=0.0,

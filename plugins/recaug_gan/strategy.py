@@ -20,9 +20,8 @@ import pyarrow as pa
 from recaug_vae import generation
 
 from recaug_core.api import GenerationRequest, Strategy
-from recaug_core.data import Dataset, empty_interactions
+from recaug_core.data import Dataset
 from recaug_core.runtime import RunContext
-from recaug_core.targets import tail_items, target_users
 from recaug_gan.options import GanStrategyOptions, GanTrainingOptions
 
 
@@ -59,38 +58,15 @@ class GanStrategy(Strategy):
         self.generator_: Any = model.cpu().eval()
 
     def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext) -> pa.Table:
-        mode = generation.resolve_mode(self.options.mode, request.target, self.name)
-        if request.budget == 0:
-            return empty_interactions()
-        allowed = tail_items(train) if request.target == "long-tail" else None
-        rng = ctx.rng("gan", mode)
-        if mode == "extend":
-            users, items, scores = generation.extend(
-                self._outputs,
-                self.matrix_,
-                target_users(train, request.target),
-                self.options.per_user,
-                request.budget,
-                allowed,
-                rng,
-            )
-            return generation.extend_table(train, self.name, users, items, scores)
-        lengths = generation.real_lengths_sample(
-            np.diff(self.matrix_.indptr),
-            None if request.budget is not None else self.options.new_users,
-            request.budget,
-            int(allowed.sum()) if allowed is not None else self.matrix_.shape[1],
-            rng,
-        )
-        new, items, scores, parents = generation.synthesize(
-            lambda start, n: self._masked_parents(start, n, ctx),
-            lengths,
-            allowed,
-            rng,
+        return generation.generate_rows(
+            self.name,
+            train,
             self.matrix_,
-        )
-        return generation.synthesize_table(
-            train, self.name, len(lengths), new, items, scores, parents
+            self.options,
+            request,
+            ctx,
+            self._outputs,
+            lambda start, n: self._masked_parents(start, n, ctx),
         )
 
     def _outputs(self, users: np.ndarray, keep: Any = None) -> np.ndarray:

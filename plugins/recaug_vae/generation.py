@@ -8,14 +8,18 @@ distinct items with the probabilities of successive sampling, vectorised over a 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from recaug_core.data import Dataset, synthetic_table
+from recaug_core.api import GenerationRequest
+from recaug_core.data import Dataset, empty_interactions, synthetic_table
 from recaug_core.errors import RecaugError
+from recaug_core.runtime import RunContext
+from recaug_core.targets import tail_items, target_users
 
 BATCH = 512
 
@@ -236,3 +240,47 @@ def synthesize_table(
     return synthetic_table(
         ids, train.item_index.to_ids(items), name, parent_user=parent_ids, score=scores
     )
+
+
+def generate_rows(
+    name: str,
+    train: Dataset,
+    matrix: sp.csr_matrix,
+    options: Any,
+    request: GenerationRequest,
+    ctx: RunContext,
+    user_scores: Callable[[np.ndarray], np.ndarray],
+    new_user_scores: Callable[[int, int], tuple[np.ndarray, np.ndarray | None]],
+) -> pa.Table:
+    """What a generator strategy returns, whatever model scores the items.
+
+    ``options`` carries ``mode``, ``per_user`` and ``new_users`` (``GenerationOptions``);
+    ``user_scores(users)`` scores every item for real users (extend), and
+    ``new_user_scores(start, n)`` scores items for ``n`` new users with their parents, -1 or
+    None for none (synthesize).
+    """
+    mode = resolve_mode(options.mode, request.target, name)
+    if request.budget == 0:
+        return empty_interactions()
+    allowed = tail_items(train) if request.target == "long-tail" else None
+    rng = ctx.rng(name, mode)
+    if mode == "extend":
+        users, items, scores = extend(
+            user_scores,
+            matrix,
+            target_users(train, request.target),
+            options.per_user,
+            request.budget,
+            allowed,
+            rng,
+        )
+        return extend_table(train, name, users, items, scores)
+    lengths = real_lengths_sample(
+        np.diff(matrix.indptr),
+        None if request.budget is not None else options.new_users,
+        request.budget,
+        int(allowed.sum()) if allowed is not None else matrix.shape[1],
+        rng,
+    )
+    new, items, scores, parents = synthesize(new_user_scores, lengths, allowed, rng, matrix)
+    return synthesize_table(train, name, len(lengths), new, items, scores, parents)

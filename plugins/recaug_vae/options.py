@@ -48,11 +48,13 @@ class VaeBackendOptions(VaeTrainingOptions):
     )
 
 
-class VaeStrategyOptions(VaeTrainingOptions):
+class GenerationOptions(Options):
+    """What the `vae` and `gan` strategies share: how they turn scores into rows."""
+
     mode: Literal["auto", "extend", "synthesize"] = Field(
         default="auto",
-        description="extend: new items for real users; synthesize: new syn-vae-* users; "
-        "auto: synthesize for --target new, else extend",
+        description="extend: new items for real users; synthesize: new syn-<strategy>-* "
+        "users; auto: synthesize for --target new, else extend",
     )
     per_user: int = Field(
         default=10, ge=1, le=10_000, description="extend: new items per target user"
@@ -63,6 +65,9 @@ class VaeStrategyOptions(VaeTrainingOptions):
         le=10_000_000,
         description="synthesize: number of new users when no --budget is given",
     )
+
+
+class VaeStrategyOptions(VaeTrainingOptions, GenerationOptions):
     latent_from: Literal["prior", "posterior"] = Field(
         default="prior",
         description="synthesize: z from the prior N(0, I) (no parent), or from the posterior "
