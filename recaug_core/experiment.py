@@ -277,7 +277,13 @@ def _augment(
 ) -> tuple[Dataset, dict[str, Any], Any]:
     """The arm's augmented training set for this seed: from the cache, or made and cached."""
     from recaug_core.fidelity import fidelity_summary
-    from recaug_core.pipeline import augment_split, generate_synthetic, write_generated, write_run
+    from recaug_core.pipeline import (
+        augment_split,
+        generate_synthetic,
+        read_generated,
+        write_generated,
+        write_run,
+    )
 
     experiment, echo = job.experiment, job.echo
     fingerprint = {**experiment.data_fingerprint(), "seed": seed, "arm": arm.as_dict()}
@@ -298,13 +304,7 @@ def _augment(
         ctx = job.context(seed, arm_dir, resume=resuming)
         generated = None
         if resuming and folder.stage_done("generate"):
-            from recaug_core.pipeline import Generated
-
-            text_path = arm_dir / "generated_text.parquet"
-            generated = Generated(
-                normalize_interactions(read_parquet(arm_dir / "synthetic.parquet")),
-                read_parquet(text_path) if text_path.exists() else None,
-            )
+            generated = read_generated(folder)
         if generated is None:
             generated = _plugin_stage(
                 arm, "generate", lambda: generate_synthetic(strategy, split.train, request, ctx)

@@ -244,6 +244,17 @@ def write_generated(folder: RunFolder, generated: Generated) -> None:
         folder.write_table("generated_text.parquet", generated.text)
 
 
+def read_generated(folder: RunFolder) -> Generated:
+    """What ``write_generated`` saved, for a resumed run that need not generate again."""
+    from recaug_core.files import read_parquet
+
+    text_path = folder.path / "generated_text.parquet"
+    return Generated(
+        normalize_interactions(read_parquet(folder.path / "synthetic.parquet")),
+        read_parquet(text_path) if text_path.exists() else None,
+    )
+
+
 def write_run(folder: RunFolder, split: Split, result: AugmentResult) -> None:
     """Write every output table of an augmentation run (each file atomically)."""
     folder.write_table("synthetic.parquet", result.synthetic)

@@ -127,6 +127,7 @@ def augment_command(
     from recaug_core.pipeline import (
         augment_split,
         generate_synthetic,
+        read_generated,
         write_generated,
         write_run,
     )
@@ -166,7 +167,7 @@ def augment_command(
         )
         generated = None
         if resuming and folder.stage_done("generate"):
-            generated = _reload_generated(Path(out))
+            generated = read_generated(folder)
         ctx.log(f"augmenting {len(split.train)} training rows with strategy '{strategy}'")
         if generated is None:
             generated = generate_synthetic(strategy_obj, split.train, request, ctx)
@@ -205,17 +206,6 @@ def augment_command(
         folder.close()
     if folder.writer:  # under a multi-process launch, the main process reports for all
         _report(folder.manifest, as_json)
-
-
-def _reload_generated(out: Any) -> Any:
-    from recaug_core.data import normalize_interactions
-    from recaug_core.files import read_parquet
-    from recaug_core.pipeline import Generated
-
-    synthetic = normalize_interactions(read_parquet(out / "synthetic.parquet"))
-    text_path = out / "generated_text.parquet"
-    text = read_parquet(text_path) if text_path.exists() else None
-    return Generated(synthetic, text)
 
 
 def _plugin_infos() -> list[Any]:
