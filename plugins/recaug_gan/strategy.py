@@ -32,20 +32,18 @@ class GanStrategy(Strategy):
     options: GanStrategyOptions
 
     def fit(self, train: Dataset, ctx: RunContext) -> None:
-        from recaug_vae.checkpoints import EpochCheckpoints, load_model, save_model
+        from recaug_vae.checkpoints import (
+            EpochCheckpoints,
+            fit_settings,
+            load_model,
+            save_model,
+        )
 
         from recaug_gan.training import build, fit_gan
 
         seed = ctx.seed if self.options.seed is None else self.options.seed
         self.matrix_ = train.interaction_matrix(real_only=True)
-        settings = {
-            "options": self.options.model_dump(
-                mode="json", include=set(GanTrainingOptions.model_fields)
-            ),
-            "seed": seed,
-            "shape": list(self.matrix_.shape),
-            "nnz": int(self.matrix_.nnz),
-        }
+        settings = fit_settings(self.matrix_, self.options, GanTrainingOptions, seed)
         folder = ctx.checkpoint_dir("gan")
         model, _ = build(self.matrix_.shape[1], self.options, seed)
         if ctx.resume and load_model(folder, model, settings):

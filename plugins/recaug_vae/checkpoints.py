@@ -23,6 +23,19 @@ from recaug_core.files import write_atomic, write_json
 FORMAT = "recaug-epoch-checkpoint"
 
 
+def fit_settings(matrix: Any, options: Any, training_options: type, seed: int) -> dict[str, Any]:
+    """What a checkpoint belongs to: the training options, the seed and the data's shape.
+
+    A checkpoint or saved model whose settings differ is never resumed from.
+    """
+    return {
+        "options": options.model_dump(mode="json", include=set(training_options.model_fields)),
+        "seed": seed,
+        "shape": list(matrix.shape),
+        "nnz": int(matrix.nnz),
+    }
+
+
 @dataclass
 class Checkpoint:
     epoch: int

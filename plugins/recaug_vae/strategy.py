@@ -31,21 +31,19 @@ class VaeStrategy(Strategy):
     options: VaeStrategyOptions
 
     def fit(self, train: Dataset, ctx: RunContext) -> None:
-        from recaug_vae.checkpoints import EpochCheckpoints, load_model, save_model
+        from recaug_vae.checkpoints import (
+            EpochCheckpoints,
+            fit_settings,
+            load_model,
+            save_model,
+        )
         from recaug_vae.model import MultVAE
         from recaug_vae.rows import generator
         from recaug_vae.training import fit_vae
 
         seed = ctx.seed if self.options.seed is None else self.options.seed
         self.matrix_ = train.interaction_matrix(real_only=True)
-        settings = {
-            "options": self.options.model_dump(
-                mode="json", include=set(VaeTrainingOptions.model_fields)
-            ),
-            "seed": seed,
-            "shape": list(self.matrix_.shape),
-            "nnz": int(self.matrix_.nnz),
-        }
+        settings = fit_settings(self.matrix_, self.options, VaeTrainingOptions, seed)
         folder = ctx.checkpoint_dir("vae")
         model = MultVAE(
             self.matrix_.shape[1],
