@@ -8,18 +8,14 @@ sampled negatives, plus an L2 penalty on the embeddings of the rows in the batch
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from recaug_embedding.graph import Propagator
-
-# Scoring a batch's users against the whole catalog is one matrix product; it beats
-# gathering every (user, item) vector pair while it is at most this many times larger.
-DENSE_ADVANTAGE = 32
-DENSE_MAX_SCORES = 1 << 25  # and while the score block stays under 128 MiB (float32)
+from recaug_embedding.pairs import pair_scores
 
 
 class EmbeddingModel(nn.Module):
@@ -92,54 +88,6 @@ class EmbeddingModel(nn.Module):
         counts += torch.bincount(shifted, minlength=n_nodes).to(ego.dtype) / k
         l2 = (counts * ego.float().pow(2).sum(dim=1)).sum() / (2 * len(users))
         return loss, l2
-
-
-def pair_scores(
-    user_vectors: torch.Tensor,
-    item_vectors: torch.Tensor,
-    users: torch.Tensor,
-    positives: torch.Tensor,
-    negatives: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scores of (user, positive) [B] and (user, negative) [B, k] pairs."""
-    n_items = item_vectors.shape[0]
-    block, rows = torch.unique(users, return_inverse=True)
-    n_pairs = users.numel() * (1 + negatives.shape[1])
-    dense_size = len(block) * n_items
-    if dense_size <= min(DENSE_MAX_SCORES, DENSE_ADVANTAGE * n_pairs):
-        scores = (user_vectors[block] @ item_vectors.T).reshape(-1)
-        base = rows * n_items
-        return take(scores, base + positives), take(scores, base[:, None] + negatives)
-    chosen = user_vectors[users]
-    positive = (chosen * item_vectors[positives]).sum(dim=1)
-    negative = torch.bmm(item_vectors[negatives], chosen[:, :, None]).squeeze(2)
-    return positive, negative
-
-
-class _Take(torch.autograd.Function):
-    """``flat[index]`` whose backward adds into a zero tensor with ``index_add_``.
-
-    Plain indexing backpropagates through an accumulating ``index_put_``, which sorts the
-    indices on CPU for determinism; with a few hundred thousand sampled pairs per step that
-    sort cost more than the matrix products themselves.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, flat: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(index)
-        ctx.size = flat.numel()
-        return flat[index]
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (index,) = ctx.saved_tensors
-        flat_grad = grad.new_zeros(ctx.size)
-        flat_grad.index_add_(0, index.reshape(-1), grad.reshape(-1))
-        return flat_grad, None
-
-
-def take(flat: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    return _Take.apply(flat, index)
 
 
 def text_initialisation(

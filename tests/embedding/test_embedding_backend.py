@@ -216,44 +216,46 @@ def test_negative_sampler_avoids_each_users_positives() -> None:
         assert clash.sum() == 0
 
 
-def test_dense_and_gathered_pair_scores_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pair_scores_are_the_dot_products_of_each_pair() -> None:
     import torch
-    from recaug_embedding import model
+    from recaug_embedding.pairs import pair_scores
 
     users_v, items_v = torch.randn(5, 3), torch.randn(8, 3)
     users = torch.tensor([0, 4, 4, 2])
     positives = torch.tensor([1, 7, 0, 3])
-    negatives = torch.tensor([[2, 5], [1, 1], [6, 0], [7, 4]])
-    dense = model.pair_scores(users_v, items_v, users, positives, negatives)
-    monkeypatch.setattr(model, "DENSE_MAX_SCORES", 0)
-    gathered = model.pair_scores(users_v, items_v, users, positives, negatives)
-    expected_pos = (users_v[users] * items_v[positives]).sum(1)
-    for scores in (dense, gathered):
-        torch.testing.assert_close(scores[0], expected_pos)
-        torch.testing.assert_close(scores[1][3, 1], users_v[2] @ items_v[4])
+    negatives = torch.tensor([[2, 5], [1, 1], [6, 0], [7, 4]])  # user 4 draws item 1 twice
+    positive, negative = pair_scores(users_v, items_v, users, positives, negatives)
+    torch.testing.assert_close(positive, (users_v[users] * items_v[positives]).sum(1))
+    expected = torch.einsum("bd,bkd->bk", users_v[users], items_v[negatives])
+    torch.testing.assert_close(negative, expected)
 
 
-def test_dense_and_gathered_pair_scores_have_the_same_gradients(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Repeated users and items: their gradients must add up, not overwrite each other.
+def test_pair_score_gradients_add_up_over_repeated_pairs() -> None:
+    # Repeated users, items and whole pairs: their gradients must add up, not overwrite
+    # each other, exactly as autograd through plain gathers computes them.
     import torch
-    from recaug_embedding import model
+    from recaug_embedding.pairs import pair_scores
 
-    def gradients() -> tuple[torch.Tensor, torch.Tensor]:
+    users = torch.tensor([0, 4, 4, 2, 4])
+    positives = torch.tensor([1, 7, 7, 3, 1])
+    negatives = torch.tensor([[2, 5], [1, 1], [6, 0], [7, 4], [1, 2]])
+
+    def gradients(sparse: bool) -> tuple[torch.Tensor, torch.Tensor]:
         users_v = torch.randn(5, 3, generator=torch.Generator().manual_seed(1))
         items_v = torch.randn(8, 3, generator=torch.Generator().manual_seed(2))
         users_v.requires_grad_(True)
         items_v.requires_grad_(True)
-        users = torch.tensor([0, 4, 4, 2, 4])
-        positives = torch.tensor([1, 7, 7, 3, 1])
-        negatives = torch.tensor([[2, 5], [1, 1], [6, 0], [7, 4], [1, 2]])
-        positive, negative = model.pair_scores(users_v, items_v, users, positives, negatives)
-        torch.nn.functional.softplus(negative - positive[:, None]).sum().backward()
+        if sparse:
+            positive, negative = pair_scores(users_v, items_v, users, positives, negatives)
+        else:
+            chosen = users_v[users]
+            positive = (chosen * items_v[positives]).sum(1)
+            negative = torch.einsum("bd,bkd->bk", chosen, items_v[negatives])
+        weights = torch.arange(1.0, 11.0).view(5, 2)  # every draw counts differently
+        (torch.nn.functional.softplus(negative - positive[:, None]) * weights).sum().backward()
+        assert users_v.grad is not None and items_v.grad is not None
         return users_v.grad, items_v.grad
 
-    dense = gradients()
-    monkeypatch.setattr(model, "DENSE_MAX_SCORES", 0)
-    gathered = gradients()
-    torch.testing.assert_close(dense[0], gathered[0])
-    torch.testing.assert_close(dense[1], gathered[1])
+    sparse, reference = gradients(sparse=True), gradients(sparse=False)
+    torch.testing.assert_close(sparse[0], reference[0])
+    torch.testing.assert_close(sparse[1], reference[1])
