@@ -31,15 +31,15 @@ class NegativeSampler:
     def is_positive(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         keys = users * self.n_items + items
         if self._mask is not None:
-            return self._mask[keys]
+            return torch.take(self._mask, keys)
         where = torch.searchsorted(self._keys, keys).clamp_(max=len(self._keys) - 1)
-        return self._keys[where] == keys
+        return torch.take(self._keys, where) == keys
 
     def sample(self, users: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
         """``[len(users), k]`` item indices, none of them (almost surely) the user's own."""
         negatives = torch.randint(0, self.n_items, (len(users), k), generator=generator)
         flat = negatives.view(-1)
-        owners = users.repeat_interleave(k)
+        owners = users[:, None].expand(-1, k).reshape(-1)
         # Each round re-checks only the slots that clashed last round: after the first pass
         # that is a few percent of the batch, not all of it.
         slots = torch.nonzero(self.is_positive(owners, flat)).squeeze(1)
