@@ -101,7 +101,8 @@ class RankingTask:
             scores = np.array(score(users), dtype=np.float32, copy=True)
             rows, cols = _csr_rows(self.known_indptr, self.known_items, users)
             scores[rows, cols] = -np.inf
-            part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            # The k largest, unordered; partitioning `scores` itself spares a negated copy.
+            part = np.argpartition(scores, -k, axis=1)[:, -k:]
             part_scores = np.take_along_axis(scores, part, axis=1)
             order = np.argsort(-part_scores, axis=1, kind="stable")
             best = np.take_along_axis(part, order, axis=1)

@@ -39,13 +39,12 @@ class NegativeSampler:
         """``[len(users), k]`` item indices, none of them (almost surely) the user's own."""
         negatives = torch.randint(0, self.n_items, (len(users), k), generator=generator)
         flat = negatives.view(-1)
-        owners = users[:, None].expand(-1, k).reshape(-1)
         # Each round re-checks only the slots that clashed last round: after the first pass
         # that is a few percent of the batch, not all of it.
-        slots = torch.nonzero(self.is_positive(owners, flat)).squeeze(1)
+        slots = torch.nonzero(self.is_positive(users[:, None], negatives).view(-1)).squeeze(1)
         for _ in range(RESAMPLE_ROUNDS):
             if len(slots) == 0:
                 break
             flat[slots] = torch.randint(0, self.n_items, (len(slots),), generator=generator)
-            slots = slots[self.is_positive(owners[slots], flat[slots])]
+            slots = slots[self.is_positive(users[slots // k], flat[slots])]
         return negatives
