@@ -129,6 +129,11 @@ class Dataset:
     name: str = "data"
     user_index_: IdIndex | None = field(default=None, repr=False)
     item_index_: IdIndex | None = field(default=None, repr=False)
+    # Evaluation asks for a part's codes and real rows several times; pyarrow tables are
+    # immutable, so both are kept with the very table (and indexes) they were derived from.
+    _memo: dict[str, tuple[tuple[object, ...], Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.interactions = normalize_interactions(self.interactions)
@@ -174,16 +179,35 @@ class Dataset:
             item_index_=self.item_index,
         )
 
+    def _remember(self, name: str, compute: Callable[[], Any]) -> Any:
+        source = (self.interactions, self.user_index, self.item_index)
+        kept = self._memo.get(name)
+        if kept is None or any(a is not b for a, b in zip(kept[0], source, strict=True)):
+            kept = (source, compute())
+            self._memo[name] = kept
+        return kept[1]
+
     def codes(self) -> tuple[np.ndarray, np.ndarray]:
-        """(user index, item index) of every interaction row, as int64 arrays."""
-        users = self.user_index.indices(self.interactions.column("user_id"))
-        items = self.item_index.indices(self.interactions.column("item_id"))
-        return users, items
+        """(user index, item index) of every interaction row, as read-only int64 arrays."""
+
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            users = self.user_index.indices(self.interactions.column("user_id"))
+            items = self.item_index.indices(self.interactions.column("item_id"))
+            users.flags.writeable = items.flags.writeable = False
+            return users, items
+
+        codes: tuple[np.ndarray, np.ndarray] = self._remember("codes", compute)
+        return codes
 
     def real(self) -> Dataset:
         """Only the real (non-synthetic) interactions."""
-        mask = pc.equal(self.interactions.column("origin"), REAL)
-        return self.with_interactions(self.interactions.filter(mask))
+
+        def compute() -> Dataset:
+            mask = pc.equal(self.interactions.column("origin"), REAL)
+            return self.with_interactions(self.interactions.filter(mask))
+
+        real: Dataset = self._remember("real", compute)
+        return real
 
     def user_lengths(self) -> np.ndarray:
         """Interactions per user, aligned with ``user_index``."""

@@ -130,6 +130,24 @@ def test_interaction_matrix_is_binary_and_aligned():
     assert matrix.toarray().tolist() == [[1.0, 0.0], [0.0, 1.0]]
 
 
+def test_codes_and_real_rows_follow_the_interactions_they_came_from():
+    # Both are remembered per table: a new table (assigned, or a derived dataset) must never
+    # see the codes or real rows of the old one, and shared codes must not be writable.
+    data = Dataset(table(user_id=["u", "v"], item_id=["a", "b"]))
+    users, items = data.codes()
+    assert users.tolist() == [0, 1] and items.tolist() == [0, 1]
+    with pytest.raises(ValueError):
+        users[0] = 5
+    assert data.real() is data.real()
+    mixed = synthetic_table(["v"], ["a"], "gen")
+    data.interactions = pa.concat_tables([data.interactions, mixed])
+    assert data.codes()[0].tolist() == [0, 1, 1]
+    assert len(data.real()) == 2 and len(data) == 3
+    only_v = data.with_interactions(data.interactions.slice(1))
+    assert only_v.codes()[0].tolist() == [1, 1]
+    assert len(only_v.real()) == 1
+
+
 def test_synthetic_table_has_the_schema_and_origin():
     out = synthetic_table(["u"], ["i"], "gen", parent_user=["u"], score=np.array([0.5]))
     assert out.schema.equals(INTERACTION_SCHEMA)
