@@ -13,6 +13,7 @@ Run on demand (never in CI)::
 3. Trains our backend with its DEFAULT options (``model=bpr`` and ``model=lightgcn``) on the
    same split, in a child process of its own.
 4. Prints Recall@10, NDCG@10, training wall time and peak RSS of each side, and the ratios.
+   ``--repeat N`` runs both sides N times, interleaved, and reports the median run of each.
 
 Every side runs in a fresh child process so that peak memory is its own. ``--scale`` also
 trains LightGCN on a synthetic 1M-interaction dataset (MovieLens-1M size) and reports its time
@@ -204,6 +205,13 @@ def synthetic_split(seed: int) -> Any:
     return split_dataset(Dataset(table, name="synthetic-1m"), seed=seed)
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median fit time (the lower middle one for an even count); metrics
+    are the same in every run, as both sides train with a fixed seed."""
+    ordered = sorted(runs, key=lambda run: run["fit_s"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def load() -> str:
     return os.getloadavg().__repr__()
 
@@ -225,6 +233,9 @@ def main() -> None:
     parser.add_argument("--recbole-epochs", type=int, default=300)
     parser.add_argument("--recbole-cache", type=Path, help="reuse/keep RecBole's results here")
     parser.add_argument("--scale", action="store_true", help="also train on 1M interactions")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per side, interleaved; medians are reported"
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument(
         "--mixed-precision", choices=["no", "bf16", "fp16"], default="no", help="our side only"
@@ -243,23 +254,16 @@ def main() -> None:
     write_recbole_files(split, dataset_dir)
     print(f"split: {split.info()}")
 
-    recbole: dict[str, Any] = {}
+    # Every run of each side, per model. With --repeat N both sides run N times, interleaved,
+    # so that a noisy neighbour on a shared machine slows both; medians are reported.
+    recbole: dict[str, list[dict[str, Any]]] = {name: [] for name in RECBOLE_MODELS}
     if args.recbole_cache and args.recbole_cache.exists():
-        recbole = json.loads(args.recbole_cache.read_text())
+        cached = json.loads(args.recbole_cache.read_text())
+        # A cache written before --repeat holds one run per model rather than a list.
+        for name, runs in cached.items():
+            recbole[name] = runs if isinstance(runs, list) else [runs]
     runner = workdir / "recbole_runner.py"
     runner.write_text(RECBOLE_RUNNER)
-    for name in RECBOLE_MODELS:
-        if name in recbole:
-            continue
-        print(f"RecBole {name}: training (load {load()})", flush=True)
-        out = workdir / f"recbole-{name}.json"
-        command = [args.recbole_python, str(runner), name, str(workdir), "bench"]
-        result, rss = run_child([*command, str(args.recbole_epochs), str(out)], workdir)
-        recbole[name] = result | {"peak_rss_mib": rss, "load_after": load()}
-        if args.recbole_cache:
-            args.recbole_cache.write_text(json.dumps(recbole, indent=1))
-
-    ours: dict[str, Any] = {}
     child = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -271,22 +275,37 @@ def main() -> None:
     ]
     child += [part for pair in args.source_option for part in ("-s", *pair)]
     child += ["--mixed-precision", args.mixed_precision]
-    for name, model in OURS.items():
-        print(f"ours {model}: training (load {load()})", flush=True)
-        out = workdir / f"ours-{model}.json"
-        result, rss = run_child([*child, "--ours-model", model, "--out", str(out)], workdir)
-        ours[name] = result | {"peak_rss_mib": rss, "load_after": load()}
+    ours: dict[str, list[dict[str, Any]]] = {name: [] for name in RECBOLE_MODELS}
+    for repeat in range(args.repeat):
+        for name, model in OURS.items():
+            if len(recbole[name]) <= repeat:
+                print(f"RecBole {name} #{repeat + 1}: training (load {load()})", flush=True)
+                out = workdir / f"recbole-{name}.json"
+                command = [args.recbole_python, str(runner), name, str(workdir), "bench"]
+                result, rss = run_child([*command, str(args.recbole_epochs), str(out)], workdir)
+                recbole[name].append(result | {"peak_rss_mib": rss, "load_after": load()})
+                if args.recbole_cache:
+                    args.recbole_cache.write_text(json.dumps(recbole, indent=1))
+            print(f"ours {model} #{repeat + 1}: training (load {load()})", flush=True)
+            out = workdir / f"ours-{model}.json"
+            result, rss = run_child([*child, "--ours-model", model, "--out", str(out)], workdir)
+            ours[name].append(result | {"peak_rss_mib": rss, "load_after": load()})
 
-    print()
+    print(f"\nmedians over {args.repeat} run(s) per side; fit seconds of every run in brackets")
     header = f"{'model':<10}{'side':<9}{'Recall@10':>10}{'NDCG@10':>9}{'fit s':>9}"
-    print(header + f"{'epochs':>8}{'peak MiB':>10}")
+    print(header + f"{'epochs':>8}{'peak MiB':>10}  runs")
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
     for name in RECBOLE_MODELS:
-        for side, result in (("RecBole", recbole[name]), ("recaug", ours[name])):
+        summary[name] = {"RecBole": median_run(recbole[name]), "recaug": median_run(ours[name])}
+        for side, runs in (("RecBole", recbole[name]), ("recaug", ours[name])):
+            result = summary[name][side]
+            times = ", ".join(f"{run['fit_s']:.1f}" for run in runs)
             print(
                 f"{name:<10}{side:<9}{result['recall@10']:>10.4f}{result['ndcg@10']:>9.4f}"
                 f"{result['fit_s']:>9.1f}{result['epochs']:>8}{result['peak_rss_mib']:>10.0f}"
+                f"  [{times}]"
             )
-        theirs, mine = recbole[name], ours[name]
+        theirs, mine = summary[name]["RecBole"], summary[name]["recaug"]
         print(
             f"{name:<10}{'ratio':<9}{mine['recall@10'] / theirs['recall@10']:>10.3f}"
             f"{mine['ndcg@10'] / theirs['ndcg@10']:>9.3f}"
@@ -294,7 +313,7 @@ def main() -> None:
             f"{mine['peak_rss_mib'] / theirs['peak_rss_mib']:>10.2f}"
             f"   (RecBole {theirs['fit_s'] / mine['fit_s']:.1f}x slower)"
         )
-    lightgcn = ours["LightGCN"]
+    lightgcn = summary["LightGCN"]["recaug"]
     print(
         f"\nranking {lightgcn['users']} users x {lightgcn['items']} items (scores, masking, "
         f"top-10): {lightgcn['rank_s'] * 1000:.1f} ms; with all metrics "

@@ -1,9 +1,10 @@
 """Fitting the embedding model: few large batches, Adam, early stopping on validation NDCG@10.
 
 Fast by design rather than by tuning: every batch samples its negatives in one vectorised
-call, LightGCN propagates through one symmetric sparse operator (see ``graph``), a batch's
-users are scored against the catalog in one matrix product, and validation ranks every user
-with the same batched code the final evaluation uses (``recaug_core.evaluate.RankingTask``).
+call, LightGCN propagates through one symmetric sparse operator (see ``graph``), only a
+batch's sampled pairs are scored, as sparse products (see ``pairs``), and validation ranks
+every user with the same batched code the final evaluation uses
+(``recaug_core.evaluate.RankingTask``).
 """
 
 from __future__ import annotations
