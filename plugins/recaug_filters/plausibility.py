@@ -24,7 +24,6 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 from pydantic import Field, field_validator
-from scipy.stats import rankdata
 
 from recaug_core import arrays
 from recaug_core.api import FilterResult, Options, QualityFilter, Recommender
@@ -194,6 +193,10 @@ def rank_percentiles(
         # Ranking a user's whole row costs about log2(n_items) comparisons per item, counting
         # the items above one row's item costs two: sort when users have many rows each.
         if 2 * len(rows) >= (last - first) * np.log2(max(n_items, 2)):
+            # Imported here: scipy.stats takes about a second to import, and this module is
+            # imported whenever plugins are listed or any command starts.
+            from scipy.stats import rankdata
+
             ranks = rankdata(-scores, axis=1, method="average") - 1.0
             out[rows] = ranks[block_rows, items[rows]] / scale
         else:

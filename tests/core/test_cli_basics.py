@@ -35,6 +35,24 @@ def test_help_imports_neither_torch_nor_pyarrow():
     assert "augment" in result.stdout and "evaluate" in result.stdout
 
 
+def test_loading_every_bundled_plugin_imports_no_model_library():
+    # Every command loads the registry first: plugins import their heavy libraries only
+    # when a component runs, so listing them stays around a second.
+    probe = (
+        "import sys; from recaug_core.plugins import KINDS, get_registry; "
+        "registry = get_registry(); "
+        "names = [n for kind in KINDS for n in registry.components(kind)]; "
+        "heavy = [m for m in ('torch', 'transformers', 'peft', 'accelerate', 'scipy.stats', "
+        "'sentence_transformers', 'matplotlib') if m in sys.modules]; "
+        "print(len(names), 'HEAVY', heavy)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+    assert int(result.stdout.split()[0]) >= 20  # the bundled components were all loaded
+
+
 def test_usage_error_exits_2_without_traceback(recaug):
     result = recaug("augment", "--out", "x")  # --strategy missing
     assert result.code == 2
