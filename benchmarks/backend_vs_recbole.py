@@ -291,7 +291,7 @@ def main() -> None:
             result, rss = run_child([*child, "--ours-model", model, "--out", str(out)], workdir)
             ours[name].append(result | {"peak_rss_mib": rss, "load_after": load()})
 
-    print(f"\nmedians over {args.repeat} run(s) per side; fit seconds of every run in brackets")
+    print("\nthe median run of each side (fit seconds of every run in brackets)")
     header = f"{'model':<10}{'side':<9}{'Recall@10':>10}{'NDCG@10':>9}{'fit s':>9}"
     print(header + f"{'epochs':>8}{'peak MiB':>10}  runs")
     summary: dict[str, dict[str, dict[str, Any]]] = {}
