@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -20,37 +21,37 @@ def test_module_entry_point_works(recaug_subprocess):
     assert result.returncode == 0 and __version__ in result.stdout
 
 
-def test_help_imports_neither_torch_nor_pyarrow():
-    probe = (
-        "import sys; from recaug_core.cli import run; "
-        "code = run(['--help']); "
-        "heavy = [m for m in ('torch', 'transformers', 'pyarrow', 'matplotlib', 'datasets') "
-        "if m in sys.modules]; "
-        "print('HEAVY', heavy)"
-    )
+def imported_after(code: str, modules: tuple[str, ...]) -> tuple[list[str], str]:
+    """Run ``code`` in a fresh interpreter; return which of ``modules`` it imported and what
+    it printed."""
+    probe = f"import sys\n{code}\nprint('LOADED', [m for m in {modules!r} if m in sys.modules])"
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
     )
-    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
-    assert "augment" in result.stdout and "evaluate" in result.stdout
+    assert "LOADED" in result.stdout, result.stdout + result.stderr
+    printed, loaded = result.stdout.rsplit("LOADED", 1)
+    return ast.literal_eval(loaded.strip()), printed
+
+
+def test_help_imports_neither_torch_nor_pyarrow():
+    heavy = ("torch", "transformers", "pyarrow", "matplotlib", "datasets")
+    loaded, printed = imported_after("from recaug_core.cli import run; run(['--help'])", heavy)
+    assert loaded == []
+    assert "augment" in printed and "evaluate" in printed
 
 
 def test_loading_every_bundled_plugin_imports_no_model_library():
     # Every command loads the registry first: plugins import their heavy libraries only
     # when a component runs, so listing them stays around a second.
-    probe = (
-        "import sys; from recaug_core.plugins import KINDS, get_registry; "
-        "registry = get_registry(); "
-        "names = [n for kind in KINDS for n in registry.components(kind)]; "
-        "heavy = [m for m in ('torch', 'transformers', 'peft', 'accelerate', 'scipy.stats', "
-        "'sentence_transformers', 'matplotlib') if m in sys.modules]; "
-        "print(len(names), 'HEAVY', heavy)"
+    code = (
+        "from recaug_core.plugins import KINDS, get_registry\n"
+        "registry = get_registry()\n"
+        "print(sum(len(registry.components(kind)) for kind in KINDS))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
-    )
-    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
-    assert int(result.stdout.split()[0]) >= 20  # the bundled components were all loaded
+    heavy = ("torch", "transformers", "peft", "accelerate", "scipy.stats", "matplotlib")
+    loaded, printed = imported_after(code, (*heavy, "sentence_transformers"))
+    assert loaded == []
+    assert int(printed.split()[-1]) >= 20  # the bundled components were all loaded
 
 
 def test_usage_error_exits_2_without_traceback(recaug):
