@@ -15,6 +15,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from recaug_core.errors import RecaugError
+from recaug_embedding.pairs import SPARSE_DEVICES
+
 
 def normalized_adjacency(interactions: sp.csr_matrix) -> sp.csr_matrix:
     """Symmetric-normalised bipartite adjacency of a binary user x item matrix (float32)."""
@@ -48,6 +51,11 @@ class Propagator:
         return torch.sparse.mm(self._tensor(x.device), x)
 
     def _tensor(self, device: torch.device) -> torch.Tensor:
+        if device.type not in SPARSE_DEVICES:
+            raise RecaugError(
+                f"LightGCN needs sparse CSR kernels, which torch does not have on '{device.type}'"
+                " yet: set ACCELERATE_USE_CPU=1 to train it on the CPU, or use -o model=bpr"
+            )
         if device not in self._on_device:
             a = self.adjacency
             self._on_device[device] = torch.sparse_csr_tensor(

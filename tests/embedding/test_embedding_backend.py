@@ -196,6 +196,17 @@ def test_propagation_gradient_equals_dense_autograd() -> None:
     torch.testing.assert_close(ours, x.grad, rtol=1e-5, atol=1e-6)
 
 
+def test_lightgcn_on_a_device_without_sparse_kernels_says_how_to_run_it() -> None:
+    import torch
+    from recaug_embedding.graph import Propagator, normalized_adjacency
+
+    from recaug_core.errors import RecaugError
+
+    propagator = Propagator(normalized_adjacency(random_interactions(1)))
+    with pytest.raises(RecaugError, match=r"ACCELERATE_USE_CPU=1.*model=bpr"):
+        propagator.apply(torch.zeros(16, 4, device="meta"))  # "meta": like mps, no CSR kernels
+
+
 def test_negative_sampler_avoids_each_users_positives() -> None:
     import torch
     from recaug_embedding import sampling
@@ -218,23 +229,25 @@ def test_negative_sampler_avoids_each_users_positives() -> None:
 
 def test_pair_scores_are_the_dot_products_of_each_pair() -> None:
     import torch
-    from recaug_embedding.pairs import pair_scores
+    from recaug_embedding.pairs import gathered_pair_scores, pair_scores
 
     users_v, items_v = torch.randn(5, 3), torch.randn(8, 3)
     users = torch.tensor([0, 4, 4, 2])
     positives = torch.tensor([1, 7, 0, 3])
     negatives = torch.tensor([[2, 5], [1, 1], [6, 0], [7, 4]])  # user 4 draws item 1 twice
-    positive, negative = pair_scores(users_v, items_v, users, positives, negatives)
-    torch.testing.assert_close(positive, (users_v[users] * items_v[positives]).sum(1))
-    expected = torch.einsum("bd,bkd->bk", users_v[users], items_v[negatives])
-    torch.testing.assert_close(negative, expected)
+    expected_positive = torch.stack([users_v[u] @ items_v[i] for u, i in zip(users, positives)])
+    for scores in (pair_scores, gathered_pair_scores):  # sparse kernels; the fallback
+        positive, negative = scores(users_v, items_v, users, positives, negatives)
+        torch.testing.assert_close(positive, expected_positive)
+        torch.testing.assert_close(negative[1, 1], users_v[4] @ items_v[1])
+        torch.testing.assert_close(negative[3, 1], users_v[2] @ items_v[4])
 
 
 def test_pair_score_gradients_add_up_over_repeated_pairs() -> None:
     # Repeated users, items and whole pairs: their gradients must add up, not overwrite
-    # each other, exactly as autograd through plain gathers computes them.
+    # each other, exactly as autograd through plain gathers (the fallback) computes them.
     import torch
-    from recaug_embedding.pairs import pair_scores
+    from recaug_embedding.pairs import gathered_pair_scores, pair_scores
 
     users = torch.tensor([0, 4, 4, 2, 4])
     positives = torch.tensor([1, 7, 7, 3, 1])
@@ -245,12 +258,8 @@ def test_pair_score_gradients_add_up_over_repeated_pairs() -> None:
         items_v = torch.randn(8, 3, generator=torch.Generator().manual_seed(2))
         users_v.requires_grad_(True)
         items_v.requires_grad_(True)
-        if sparse:
-            positive, negative = pair_scores(users_v, items_v, users, positives, negatives)
-        else:
-            chosen = users_v[users]
-            positive = (chosen * items_v[positives]).sum(1)
-            negative = torch.einsum("bd,bkd->bk", chosen, items_v[negatives])
+        scores = pair_scores if sparse else gathered_pair_scores
+        positive, negative = scores(users_v, items_v, users, positives, negatives)
         weights = torch.arange(1.0, 11.0).view(5, 2)  # every draw counts differently
         (torch.nn.functional.softplus(negative - positive[:, None]) * weights).sum().backward()
         assert users_v.grad is not None and items_v.grad is not None
