@@ -30,27 +30,15 @@ def pair_scores(
     negatives: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores of (user, positive) [B] and (user, negative) [B, k] pairs, in float32."""
-    if user_vectors.device.type not in SPARSE_DEVICES:
-        return gathered_pair_scores(user_vectors, item_vectors, users, positives, negatives)
     items = torch.cat([positives[:, None], negatives], dim=1)
-    owners = users[:, None].expand_as(items)
-    scores = _SampledScores.apply(user_vectors, item_vectors, owners.reshape(-1), items.reshape(-1))
-    scores = scores.view(items.shape)
+    if user_vectors.device.type in SPARSE_DEVICES:
+        owners = users[:, None].expand_as(items).reshape(-1)
+        flat = _SampledScores.apply(user_vectors, item_vectors, owners, items.reshape(-1))
+        scores = flat.view(items.shape)
+    else:  # the same scores from gathered vectors
+        chosen = user_vectors[users].float()
+        scores = torch.einsum("bd,bkd->bk", chosen, item_vectors[items].float())
     return scores[:, 0], scores[:, 1:]
-
-
-def gathered_pair_scores(
-    user_vectors: torch.Tensor,
-    item_vectors: torch.Tensor,
-    users: torch.Tensor,
-    positives: torch.Tensor,
-    negatives: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The same scores from gathered vectors, for devices without sparse CSR kernels."""
-    chosen = user_vectors[users].float()
-    positive = (chosen * item_vectors[positives].float()).sum(dim=1)
-    negative = torch.einsum("bd,bkd->bk", chosen, item_vectors[negatives].float())
-    return positive, negative
 
 
 def _csr(

@@ -227,27 +227,28 @@ def test_negative_sampler_avoids_each_users_positives() -> None:
         assert clash.sum() == 0
 
 
-def test_pair_scores_are_the_dot_products_of_each_pair() -> None:
+def test_pair_scores_are_the_dot_products_of_each_pair(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
-    from recaug_embedding.pairs import gathered_pair_scores, pair_scores
+    from recaug_embedding import pairs
 
     users_v, items_v = torch.randn(5, 3), torch.randn(8, 3)
     users = torch.tensor([0, 4, 4, 2])
     positives = torch.tensor([1, 7, 0, 3])
     negatives = torch.tensor([[2, 5], [1, 1], [6, 0], [7, 4]])  # user 4 draws item 1 twice
     expected_positive = torch.stack([users_v[u] @ items_v[i] for u, i in zip(users, positives)])
-    for scores in (pair_scores, gathered_pair_scores):  # sparse kernels; the fallback
-        positive, negative = scores(users_v, items_v, users, positives, negatives)
+    for sparse_devices in (pairs.SPARSE_DEVICES, frozenset()):  # sparse kernels; gathered
+        monkeypatch.setattr(pairs, "SPARSE_DEVICES", sparse_devices)
+        positive, negative = pairs.pair_scores(users_v, items_v, users, positives, negatives)
         torch.testing.assert_close(positive, expected_positive)
         torch.testing.assert_close(negative[1, 1], users_v[4] @ items_v[1])
         torch.testing.assert_close(negative[3, 1], users_v[2] @ items_v[4])
 
 
-def test_pair_score_gradients_add_up_over_repeated_pairs() -> None:
+def test_pair_score_gradients_add_up_over_repeated_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     # Repeated users, items and whole pairs: their gradients must add up, not overwrite
     # each other, exactly as autograd through plain gathers (the fallback) computes them.
     import torch
-    from recaug_embedding.pairs import gathered_pair_scores, pair_scores
+    from recaug_embedding import pairs
 
     users = torch.tensor([0, 4, 4, 2, 4])
     positives = torch.tensor([1, 7, 7, 3, 1])
@@ -258,8 +259,8 @@ def test_pair_score_gradients_add_up_over_repeated_pairs() -> None:
         items_v = torch.randn(8, 3, generator=torch.Generator().manual_seed(2))
         users_v.requires_grad_(True)
         items_v.requires_grad_(True)
-        scores = pair_scores if sparse else gathered_pair_scores
-        positive, negative = scores(users_v, items_v, users, positives, negatives)
+        monkeypatch.setattr(pairs, "SPARSE_DEVICES", frozenset({"cpu"} if sparse else ()))
+        positive, negative = pairs.pair_scores(users_v, items_v, users, positives, negatives)
         weights = torch.arange(1.0, 11.0).view(5, 2)  # every draw counts differently
         (torch.nn.functional.softplus(negative - positive[:, None]) * weights).sum().backward()
         assert users_v.grad is not None and items_v.grad is not None
