@@ -89,6 +89,15 @@ class RankingTask:
         indptr, indices = known_pairs(known, n_items)
         return cls(users, keys, n_relevant, indptr, indices, n_items)
 
+    @classmethod
+    def for_validation(cls, train: Dataset, valid: Dataset | None) -> RankingTask | None:
+        """The task a backend watches for early stopping: ``valid``'s users ranked with their
+        real training items masked; None when there is nobody to rank."""
+        if valid is None or len(valid) == 0:
+            return None
+        task = cls.build(train, valid, [train])
+        return task if len(task.users) else None
+
     def rank(
         self, score: Callable[[np.ndarray], np.ndarray], k: int, batch: int = SCORE_BATCH
     ) -> Ranking:

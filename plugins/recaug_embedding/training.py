@@ -69,16 +69,9 @@ def fit_embeddings(
         text_mode=options.text_mode,
         with_l2=options.reg > 0,
     )
-    task = _validation_task(train, valid)
+    task = RankingTask.for_validation(train, valid)
     sampler = NegativeSampler(users, items, train.n_users, train.n_items)
     return _train(model, users, items, sampler, task, options, ctx, seed)
-
-
-def _validation_task(train: Dataset, valid: Dataset | None) -> RankingTask | None:
-    if valid is None or len(valid) == 0:
-        return None
-    task = RankingTask.build(train, valid, [train])
-    return task if len(task.users) else None
 
 
 def _train(

@@ -77,12 +77,8 @@ class SasrecBackend(Recommender):
     options: SasrecOptions
 
     def fit(self, train: Dataset, ctx: RunContext, valid: Dataset | None = None) -> None:
-        from recaug_sasrec.histories import (
-            scoring_histories,
-            sequences_of,
-            training_sequences,
-            validation_task,
-        )
+        from recaug_core.evaluate import RankingTask
+        from recaug_sasrec.histories import scoring_histories, sequences_of, training_sequences
         from recaug_sasrec.training import fit_sasrec
 
         sequences, trainable = training_sequences(train)
@@ -93,7 +89,7 @@ class SasrecBackend(Recommender):
             n_items=train.n_items,
             sequences=sequences,
             trainable=trainable,
-            validation=validation_task(train, valid),
+            validation=RankingTask.for_validation(train, valid),
             valid_histories=sequences_of(train.real()),
             text_vectors=text,
             item_ids=train.item_index.ids.to_pylist(),

@@ -12,7 +12,6 @@ import numpy as np
 import pyarrow as pa
 
 from recaug_core.data import Dataset
-from recaug_core.evaluate import RankingTask
 
 
 @dataclass(frozen=True)
@@ -56,14 +55,6 @@ def scoring_histories(train: Dataset, valid: Dataset | None) -> Sequences:
     rows = _known_rows(train, valid.interactions)
     combined = pa.concat_tables([real.interactions, rows], promote_options="default")
     return sequences_of(train.with_interactions(combined))
-
-
-def validation_task(train: Dataset, valid: Dataset | None) -> RankingTask | None:
-    """The validation ranking (the test protocol one step earlier), or None without rows."""
-    if valid is None or len(valid) == 0:
-        return None
-    task = RankingTask.build(train, valid, [train])
-    return task if len(task.users) else None
 
 
 def _known_rows(train: Dataset, rows: pa.Table) -> pa.Table:

@@ -29,10 +29,7 @@ class VaeBackend(Recommender):
         seed = ctx.seed if self.options.seed is None else self.options.seed
         # Synthetic rows are training rows like real ones; a synthetic user is one more row.
         self.matrix_ = train.interaction_matrix()
-        task = None
-        if valid is not None and len(valid):
-            task = RankingTask.build(train, valid, [train])
-            task = task if len(task.users) else None
+        task = RankingTask.for_validation(train, valid)
         fitted = fit_vae(
             self.matrix_, self.options, ctx, seed, task=task, patience=self.options.patience
         )

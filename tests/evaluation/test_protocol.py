@@ -186,3 +186,18 @@ def test_each_seed_splits_and_trains_anew_and_the_spread_is_reported(
     assert baseline["ndcg@10"] == pytest.approx((first + second) / 2)
     assert baseline["std"]["ndcg@10"] == pytest.approx(abs(first - second) / 2)
     assert baseline["users"] > 0
+
+
+def test_validation_task_ranks_only_validation_users_with_training_history() -> None:
+    train = Dataset(pa.table({"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"]}))
+    assert RankingTask.for_validation(train, None) is None
+    empty = train.with_interactions(train.interactions.slice(0, 0))
+    assert RankingTask.for_validation(train, empty) is None
+    unknown = Dataset(pa.table({"user_id": ["z"], "item_id": ["x"]}))  # no training history
+    assert RankingTask.for_validation(train, unknown) is None
+    valid = Dataset(pa.table({"user_id": ["b", "z"], "item_id": ["y", "y"]}))
+    task = RankingTask.for_validation(train, valid)
+    assert task is not None
+    assert train.user_index.to_ids(task.users).to_pylist() == ["b"]
+    ranking = task.rank(lambda users: np.ones((len(users), train.n_items)), 2)
+    assert ranking.top.tolist() == [[train.item_index.lookup(["y"])[0], -1]]  # x is masked
