@@ -32,27 +32,22 @@ class GanStrategy(Strategy):
     options: GanStrategyOptions
 
     def fit(self, train: Dataset, ctx: RunContext) -> None:
-        from recaug_vae.checkpoints import (
-            EpochCheckpoints,
-            fit_settings,
-            load_model,
-            save_model,
-        )
+        from recaug_vae.checkpoints import fit_settings, load_or_fit
 
         from recaug_gan.training import build, fit_gan
 
         seed = ctx.seed if self.options.seed is None else self.options.seed
         self.matrix_ = train.interaction_matrix(real_only=True)
         settings = fit_settings(self.matrix_, self.options, GanTrainingOptions, seed)
-        folder = ctx.checkpoint_dir("gan")
         model, _ = build(self.matrix_.shape[1], self.options, seed)
-        if ctx.resume and load_model(folder, model, settings):
-            ctx.log("gan: training had finished; loaded the fitted generator")
-        else:
-            checkpoints = EpochCheckpoints(folder / "epochs", settings)
-            model = fit_gan(self.matrix_, self.options, ctx, seed, checkpoints).generator
-            if ctx.is_main_process:
-                save_model(folder, model, {"settings": settings, "kind": "cfgan-generator"})
+        model = load_or_fit(
+            ctx,
+            "gan",
+            model,
+            settings,
+            lambda epochs: fit_gan(self.matrix_, self.options, ctx, seed, epochs).generator,
+            "cfgan-generator",
+        )
         self.generator_: Any = model.cpu().eval()
 
     def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext) -> pa.Table:

@@ -10,6 +10,7 @@ kept. Nothing is pickled.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from recaug_core.errors import RecaugError
 from recaug_core.files import write_atomic, write_json
+from recaug_core.runtime import RunContext
 
 FORMAT = "recaug-epoch-checkpoint"
 
@@ -158,3 +160,23 @@ def load_model(folder: Path, module: torch.nn.Module, settings: dict[str, Any]) 
         return False
     module.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
     return True
+
+
+def load_or_fit(
+    ctx: RunContext,
+    name: str,
+    model: torch.nn.Module,
+    settings: dict[str, Any],
+    fit: Callable[[EpochCheckpoints], torch.nn.Module],
+    kind: str,
+) -> torch.nn.Module:
+    """``model`` with a finished earlier fit's weights under ``--resume``, else the model
+    ``fit`` trains (resuming its epoch checkpoints), saved by the main process as ``kind``."""
+    folder = ctx.checkpoint_dir(name)
+    if ctx.resume and load_model(folder, model, settings):
+        ctx.log(f"{name}: training had finished; loaded the fitted model")
+        return model
+    fitted = fit(EpochCheckpoints(folder / "epochs", settings))
+    if ctx.is_main_process:
+        save_model(folder, fitted, {"settings": settings, "kind": kind})
+    return fitted

@@ -31,12 +31,7 @@ class VaeStrategy(Strategy):
     options: VaeStrategyOptions
 
     def fit(self, train: Dataset, ctx: RunContext) -> None:
-        from recaug_vae.checkpoints import (
-            EpochCheckpoints,
-            fit_settings,
-            load_model,
-            save_model,
-        )
+        from recaug_vae.checkpoints import fit_settings, load_or_fit
         from recaug_vae.model import MultVAE
         from recaug_vae.rows import generator
         from recaug_vae.training import fit_vae
@@ -44,7 +39,6 @@ class VaeStrategy(Strategy):
         seed = ctx.seed if self.options.seed is None else self.options.seed
         self.matrix_ = train.interaction_matrix(real_only=True)
         settings = fit_settings(self.matrix_, self.options, VaeTrainingOptions, seed)
-        folder = ctx.checkpoint_dir("vae")
         model = MultVAE(
             self.matrix_.shape[1],
             self.options.hidden,
@@ -52,13 +46,14 @@ class VaeStrategy(Strategy):
             generator(seed, "vae", "init"),
             composite=self.options.prior == "composite",
         )
-        if ctx.resume and load_model(folder, model, settings):
-            ctx.log("vae: training had finished; loaded the fitted model")
-        else:
-            checkpoints = EpochCheckpoints(folder / "epochs", settings)
-            model = fit_vae(self.matrix_, self.options, ctx, seed, checkpoints=checkpoints).model
-            if ctx.is_main_process:
-                save_model(folder, model, {"settings": settings, "kind": "mult-vae"})
+        model = load_or_fit(
+            ctx,
+            "vae",
+            model,
+            settings,
+            lambda epochs: fit_vae(self.matrix_, self.options, ctx, seed, checkpoints=epochs).model,
+            "mult-vae",
+        )
         self.model_: Any = model.cpu().eval()
 
     def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext) -> pa.Table:
