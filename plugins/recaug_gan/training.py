@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 import torch
-from recaug_vae.checkpoints import EpochCheckpoints, restore_training, training_tensors
+from recaug_vae.checkpoints import EpochCheckpoints, resume_training, training_tensors
 from recaug_vae.rows import batches, dense_rows, generator
 
 from recaug_core.runtime import RunContext
@@ -51,15 +51,7 @@ def fit_gan(
     d_opt = torch.optim.Adam(disc_net.parameters(), lr=options.lr, betas=betas)
     modules = {"generator": gen_net, "discriminator": disc_net}
     optimizers = {"g_adam": g_opt, "d_adam": d_opt}
-    start, history = 0, []
-    if checkpoints is not None:
-        saved = checkpoints.latest() if ctx.resume else None
-        if saved is None:
-            checkpoints.clear()
-        else:
-            restore_training(saved, modules, optimizers)
-            start, history = saved.epoch, saved.state["history"]
-            ctx.log(f"gan: resuming after epoch {start} of {options.epochs}")
+    start, history = resume_training(checkpoints, ctx, "gan", modules, optimizers, options.epochs)
     accelerator = ctx.accelerator()
     g_model, d_model, g_step, d_step = accelerator.prepare(gen_net, disc_net, g_opt, d_opt)
     device, rank, world = accelerator.device, accelerator.process_index, accelerator.num_processes

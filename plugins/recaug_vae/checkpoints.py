@@ -132,6 +132,27 @@ def restore_training(
         optimizer.load_state_dict({"state": slots, "param_groups": saved["param_groups"]})
 
 
+def resume_training(
+    checkpoints: EpochCheckpoints | None,
+    ctx: RunContext,
+    name: str,
+    modules: dict[str, torch.nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    epochs: int,
+) -> tuple[int, list[dict[str, float]]]:
+    """(epochs already done, their history): restored from the newest checkpoint under
+    ``--resume``; otherwise ``(0, [])``, and stale checkpoints of another run are removed."""
+    if checkpoints is None:
+        return 0, []
+    saved = checkpoints.latest() if ctx.resume else None
+    if saved is None:
+        checkpoints.clear()
+        return 0, []
+    restore_training(saved, modules, optimizers)
+    ctx.log(f"{name}: resuming after epoch {saved.epoch} of {epochs}")
+    return saved.epoch, saved.state["history"]
+
+
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 MODEL_FORMAT = "recaug-generator"

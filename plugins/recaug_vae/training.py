@@ -14,7 +14,7 @@ import torch
 
 from recaug_core.evaluate import RankingTask, ranking_means
 from recaug_core.runtime import RunContext
-from recaug_vae.checkpoints import EpochCheckpoints, restore_training, training_tensors
+from recaug_vae.checkpoints import EpochCheckpoints, resume_training, training_tensors
 from recaug_vae.model import MultVAE
 from recaug_vae.options import VaeTrainingOptions
 from recaug_vae.rows import batches, dense_rows, generator
@@ -52,15 +52,9 @@ def fit_vae(
     optimizer = torch.optim.Adam(
         model.parameters(), lr=options.lr, weight_decay=options.weight_decay
     )
-    start, history = 0, []
-    if checkpoints is not None:
-        saved = checkpoints.latest() if ctx.resume else None
-        if saved is None:
-            checkpoints.clear()
-        else:
-            restore_training(saved, {"model": model}, {"adam": optimizer})
-            start, history = saved.epoch, saved.state["history"]
-            ctx.log(f"vae: resuming after epoch {start} of {options.epochs}")
+    start, history = resume_training(
+        checkpoints, ctx, "vae", {"model": model}, {"adam": optimizer}, options.epochs
+    )
     accelerator = ctx.accelerator()
     wrapped, prepared = accelerator.prepare(model, optimizer)
     device, rank, world = accelerator.device, accelerator.process_index, accelerator.num_processes
