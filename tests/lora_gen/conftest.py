@@ -1,22 +1,19 @@
-"""Fixtures for lora-gen: fast options, tiny saved models (built here, loaded from disk)."""
+"""Fixtures for lora-gen: fast options, tiny saved models (built here, loaded from disk).
+
+Helper modules of this folder are imported by name: pytest runs in importlib mode, which does
+not put test folders on sys.path, so this file does (as tests/filters/conftest.py)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# Small enough that a fit takes about a second on one CPU thread.
-FAST = {
-    "tiny_hidden": 32,
-    "pretrain_epochs": 1,
-    "epochs": 1,
-    "per_user": 3,
-    "max_length": 64,
-    "cuts_per_user": 2,
-    "checkpoint_every": 0,
-}
+sys.path.insert(0, str(Path(__file__).parent))
+
+from lora_fast import FAST
 
 
 @pytest.fixture
