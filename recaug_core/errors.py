@@ -49,6 +49,15 @@ class PluginError(RecaugError):
 
 
 class PluginFailure(PluginError):
-    """A plugin raised while running: not the user's input, so the CLI exits with code 1."""
+    """A plugin raised while running: not the user's input, so the CLI exits with code 1.
+
+    ``component`` and ``stage`` name the failing component and the method it was in, for
+    callers (the experiment runner) that report them without parsing the message.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, *, component: str, stage: str) -> None:
+        super().__init__(message)
+        self.component = component
+        self.stage = stage

@@ -408,24 +408,12 @@ def _plugin_stage(arm: Arm, stage: str, work: Callable[[], Any]) -> Any:
     try:
         return work()
     except PluginFailure as exc:
-        culprit = _culprit(arm, str(exc))
-        raise ArmFailed(f"{exc} (plugin '{culprit}')", _stage_of(str(exc), stage)) from None
+        components = (arm.strategy, *arm.filters)
+        named = [c.plugin for c in components if c.name == exc.component]
+        culprit = named[0] if named else arm.strategy.plugin
+        raise ArmFailed(f"{exc} (plugin '{culprit}')", exc.stage) from None
     except RecaugError as exc:
         raise ArmFailed(str(exc), stage) from None
-
-
-def _culprit(arm: Arm, message: str) -> str:
-    for component in (arm.strategy, *arm.filters):
-        if f"'{component.name}'" in message:
-            return component.plugin
-    return arm.strategy.plugin
-
-
-def _stage_of(message: str, default: str) -> str:
-    for stage in ("fit", "generate", "apply_text", "apply"):
-        if f"failed in {stage}" in message:
-            return stage
-    return default
 
 
 def _evaluate(

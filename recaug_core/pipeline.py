@@ -60,7 +60,9 @@ def call_plugin(component: Any, stage: str, fn: Callable[[], Any]) -> Any:
         raise
     except Exception as exc:
         raise PluginFailure(
-            f"{component.kind} '{component.name}' failed in {stage}: {type(exc).__name__}: {exc}"
+            f"{component.kind} '{component.name}' failed in {stage}: {type(exc).__name__}: {exc}",
+            component=component.name,
+            stage=stage,
         ) from exc
 
 
@@ -82,14 +84,20 @@ def generate_synthetic(
     if not isinstance(output, pa.Table):
         raise PluginFailure(
             f"strategy '{strategy.name}' returned {type(output).__name__} from generate, "
-            "not a pyarrow Table"
+            "not a pyarrow Table",
+            component=strategy.name,
+            stage="generate",
         )
     try:
         table = normalize_interactions(output)
         if text is not None:
             text = text.select(TEXT_SCHEMA.names).cast(TEXT_SCHEMA)
     except (RecaugError, KeyError, pa.ArrowInvalid) as exc:
-        raise PluginFailure(f"strategy '{strategy.name}' generated malformed rows: {exc}") from None
+        raise PluginFailure(
+            f"strategy '{strategy.name}' generated malformed rows: {exc}",
+            component=strategy.name,
+            stage="generate",
+        ) from None
     # Provenance is the pipeline's job, not a plugin's promise.
     origin = pa.array([strategy.name] * table.num_rows, pa.string())
     table = table.set_column(table.column_names.index("origin"), "origin", origin)
@@ -112,7 +120,9 @@ def _filter_step(
     if kept.num_rows + dropped.num_rows != before:
         raise PluginFailure(
             f"filter '{flt.name}' kept {kept.num_rows} and rejected {dropped.num_rows} "
-            f"of {before} rows: every row must be either kept or rejected"
+            f"of {before} rows: every row must be either kept or rejected",
+            component=flt.name,
+            stage=method,
         )
     if "reason" not in dropped.column_names:
         dropped = dropped.append_column(
