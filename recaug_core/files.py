@@ -55,6 +55,10 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
 def write_parquet(path: str | os.PathLike[str], table: Any) -> None:
     import pyarrow.parquet as pq
 

@@ -18,12 +18,7 @@ from typing import Any
 import numpy as np
 
 from recaug_core.experiment_file import BASELINE
-from recaug_core.files import write_atomic, write_text
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    write_atomic(path, lambda tmp: tmp.write_bytes(data))
-
+from recaug_core.files import write_bytes, write_text
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
