@@ -25,7 +25,8 @@ from recaug_core.api import DataSource, Options
 from recaug_core.data import Dataset, normalize_entity_table, normalize_interactions
 from recaug_core.errors import DataError
 from recaug_sources.columns import timestamps_to_seconds
-from recaug_sources.readers import first_json_object, first_true, logical_suffix, read_jsonl
+from recaug_sources.jsonlines import first_json_object, read_jsonl
+from recaug_sources.readers import first_true, logical_suffix
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 

@@ -145,11 +145,11 @@ def timestamps_to_seconds(table: pa.Table, unit: TimeUnit = "s") -> pa.Table:
         trimmed = pc.utf8_trim_whitespace(column)
         text = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
         if pc.all(pc.fill_null(pc.utf8_is_digit(text), True)).as_py():
-            seconds = _integers_to_seconds(text.cast(pa.int64()), unit)
+            seconds = _integers_to_seconds(text, unit)
         else:
             seconds = _numeric_text_to_seconds(text, unit) or _parse_iso(text)
     elif pa.types.is_integer(column.type):
-        seconds = _integers_to_seconds(column.cast(pa.int64()), unit)
+        seconds = _integers_to_seconds(column, unit)
     elif pa.types.is_floating(column.type):
         seconds = _floats_to_seconds(column.cast(pa.float64()), unit)
     if seconds is None:
@@ -158,7 +158,11 @@ def timestamps_to_seconds(table: pa.Table, unit: TimeUnit = "s") -> pa.Table:
     return table.set_column(index, "timestamp", seconds)
 
 
-def _integers_to_seconds(numbers: pa.ChunkedArray, unit: TimeUnit) -> pa.ChunkedArray:
+def _integers_to_seconds(column: pa.ChunkedArray, unit: TimeUnit) -> pa.ChunkedArray | None:
+    try:
+        numbers = column.cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None  # beyond int64 (a uint64 or a long run of digits): validation names it
     per_second = _PER_SECOND[unit]
     if per_second == 1:
         return numbers

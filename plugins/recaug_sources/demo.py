@@ -7,6 +7,7 @@ from pydantic import Field
 from recaug_core.api import DataSource, Options
 from recaug_core.data import Dataset
 from recaug_core.demo import demo_world
+from recaug_core.errors import RecaugError
 
 
 class DemoOptions(Options):
@@ -29,5 +30,10 @@ class DemoSource(DataSource):
         return ref == "demo"
 
     def load(self, ref: str) -> Dataset:
+        if ref != "demo":
+            raise RecaugError(
+                f"{ref}: the demo source makes up its data and reads no file or folder; "
+                "drop --source demo to read this, or pass demo as the data"
+            )
         o = self.options
         return demo_world(o.users, o.items, o.interactions, seed=o.seed)

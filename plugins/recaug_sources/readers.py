@@ -12,7 +12,6 @@ import contextlib
 import csv
 import gzip
 import io
-import json
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ from typing import IO
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recaug_core.errors import DataError
+from recaug_core.errors import DataError, shown
+from recaug_core.files import special_file_kind
 
 LineOf = Callable[[int], int]
 COMPRESSIONS = (".gz", ".bz2")
@@ -46,7 +46,12 @@ def logical_suffix(path: Path) -> str:
 
 
 def open_binary(path: Path) -> IO[bytes]:
-    """Open ``path`` for reading bytes, decompressing ``.gz`` and ``.bz2``."""
+    """Open ``path`` for reading bytes, decompressing ``.gz`` and ``.bz2``.
+
+    A FIFO or a device is refused before it is opened: opening a FIFO blocks until someone
+    writes to it, and /dev/zero never ends.
+    """
+    refuse_special(path)
     suffix = path.suffix.lower()
     if suffix == ".gz":
         return gzip.open(path, "rb")
@@ -56,13 +61,20 @@ def open_binary(path: Path) -> IO[bytes]:
 
 
 def check_file(path: Path) -> None:
-    """A clear error for a path that is missing, a folder, or empty."""
+    """A clear error for a path that is missing, a folder, special (a FIFO, a device), or empty."""
     if not path.exists():
         raise DataError("file not found", file=str(path))
     if path.is_dir():
         raise DataError("is a folder, expected a file", file=str(path))
+    refuse_special(path)
     if path.stat().st_size == 0:
         raise DataError("file is empty", file=str(path))
+
+
+def refuse_special(path: Path) -> None:
+    kind = special_file_kind(path)
+    if kind is not None:
+        raise DataError(f"is {kind}, not a regular file", file=str(path))
 
 
 @contextlib.contextmanager
@@ -86,10 +98,31 @@ def first_line(exc: BaseException) -> str:
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line without its terminator), for error paths only."""
+    """(line number, raw line without its terminator), for error paths only.
+
+    Lines end at ``\n``, ``\r\n`` or a lone ``\r``, as for Arrow's readers, so that an old
+    Mac file (CR only) is numbered as its reader sees it.
+    """
+    number = 0
     with reading(path), open_binary(path) as handle:
-        for number, raw in enumerate(handle, start=1):
+        for raw in _universal_lines(handle):
+            number += 1
             yield number, raw.rstrip(b"\r\n")
+
+
+def _universal_lines(handle: IO[bytes]) -> Iterator[bytes]:
+    pending: list[bytes] = []  # the start of a line that has not ended yet
+    while chunk := handle.read(1 << 20):
+        if b"\n" not in chunk and b"\r" not in chunk:
+            pending.append(chunk)  # a long line: gather its parts, join once
+            continue
+        lines = (b"".join(pending) + chunk).splitlines(keepends=True)
+        last = lines[-1]
+        # a line without its end, or a \r whose \n may start the next chunk, waits
+        pending = [lines.pop()] if last.endswith(b"\r") or not last.endswith(b"\n") else []
+        yield from lines
+    if pending:
+        yield b"".join(pending)
 
 
 def row_line_mapper(path: Path, first_row_line: int, *, blank: Callable[[bytes], bool]) -> LineOf:
@@ -112,7 +145,7 @@ def _is_empty(raw: bytes) -> bool:
     return raw == b""
 
 
-def _is_whitespace(raw: bytes) -> bool:
+def is_whitespace(raw: bytes) -> bool:
     return raw.strip() == b""
 
 
@@ -125,7 +158,7 @@ def _longest_line(path: Path) -> tuple[int, int]:
     return longest, where
 
 
-def _block_size_for(path: Path) -> int:
+def block_size_for(path: Path) -> int:
     longest, line = _longest_line(path)
     needed = 1 << max(24, (2 * longest + 1024).bit_length())
     if needed > MAX_BLOCK_SIZE:
@@ -138,7 +171,7 @@ def _block_size_for(path: Path) -> int:
     return needed
 
 
-def _straddles(exc: BaseException) -> bool:
+def straddles(exc: BaseException) -> bool:
     return "straddl" in str(exc)
 
 
@@ -197,9 +230,9 @@ def read_delimited(path: Path, layout: Delimited) -> tuple[pa.Table, LineOf]:
         try:
             return read(block_size, convert)
         except DataError as error:
-            if not _straddles(error):
+            if not straddles(error):
                 raise
-        block_size = _block_size_for(path)
+        block_size = block_size_for(path)
         return read(block_size, convert)
 
     try:
@@ -226,13 +259,44 @@ def read_delimited(path: Path, layout: Delimited) -> tuple[pa.Table, LineOf]:
     if table.num_rows == 0:
         raise DataError("no data rows", file=str(path))
     first_row_line = 2 if layout.header else 1
-    return table, row_line_mapper(path, first_row_line, blank=_is_empty)
+    line_of = row_line_mapper(path, first_row_line, blank=_is_empty)
+    integers = [f.name for f in table.schema if pa.types.is_integer(f.type)]
+    if integers and _holds_hexadecimal(path):
+        # Arrow's integer inference reads 0x10 as 16: read those columns again as text
+        as_text = {**types, **dict.fromkeys(integers, pa.string())}
+        text = attempt(
+            pcsv.ConvertOptions(column_types=as_text, null_values=[""], strings_can_be_null=False)
+        )
+        for name in integers:
+            hexadecimal = pc.match_substring_regex(text.column(name), r"^\s*[+-]?0[xX]")
+            if pc.any(hexadecimal).as_py():
+                row = first_true(hexadecimal)
+                value = text.column(name)[row].as_py()
+                raise DataError(
+                    f"value {shown(value)} is not a decimal number",
+                    file=str(path),
+                    line=line_of(row),
+                    column=name,
+                )
+    return table, line_of
+
+
+def _holds_hexadecimal(path: Path) -> bool:
+    """Whether ``0x`` or ``0X`` occurs anywhere in the file (a fast byte search)."""
+    tail = b""
+    with reading(path), open_binary(path) as handle:
+        while chunk := handle.read(1 << 24):
+            piece = tail + chunk
+            if b"0x" in piece or b"0X" in piece:
+                return True
+            tail = chunk[-1:]
+    return False
 
 
 def read_header(path: Path, layout: Delimited) -> list[str]:
     """The header's column names; duplicates and undecodable headers are errors."""
     with reading(path), open_binary(path) as handle:
-        first = handle.readline()
+        first = next(_universal_lines(handle), b"")
     try:
         encoding = "utf-8-sig" if layout.encoding.lower() in ("utf-8", "utf8") else layout.encoding
         text = first.decode(encoding).rstrip("\r\n")
@@ -242,7 +306,12 @@ def read_header(path: Path, layout: Delimited) -> list[str]:
         ) from None
     if not text.strip():
         raise DataError("the first line (the header) is blank", file=str(path), line=1)
-    names = _split_fields(text, layout)
+    try:
+        names = _split_fields(text, layout)
+    except ValueError as exc:
+        raise DataError(
+            f"cannot split the header into fields ({exc})", file=str(path), line=1
+        ) from None
     seen: set[str] = set()
     for name in names:
         if name in seen:
@@ -252,9 +321,26 @@ def read_header(path: Path, layout: Delimited) -> list[str]:
 
 
 def _split_fields(text: str, layout: Delimited) -> list[str]:
+    """One line's fields, as the Arrow reader splits them; ValueError if the line is not
+    well-formed delimited text."""
     if not layout.quoting:
         return text.split(layout.delimiter)
-    return next(csv.reader(io.StringIO(text), delimiter=layout.delimiter), [])
+    with _no_field_size_limit():
+        try:
+            return next(csv.reader(io.StringIO(text), delimiter=layout.delimiter), [])
+        except csv.Error as exc:
+            raise ValueError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _no_field_size_limit() -> Iterator[None]:
+    # Arrow reads fields of any size (up to a block); the csv module stops at 131,072 bytes.
+    before = csv.field_size_limit()
+    csv.field_size_limit(MAX_BLOCK_SIZE)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
 
 
 def locate_delimited_problem(path: Path, layout: Delimited, width: int) -> tuple[int | None, str]:
@@ -273,7 +359,10 @@ def locate_delimited_problem(path: Path, layout: Delimited, width: int) -> tuple
             continue
         if layout.quoting and text.count('"') % 2:
             return number, 'a quoted value (") is not closed on this line'
-        fields = _split_fields(text, layout)
+        try:
+            fields = _split_fields(text, layout)
+        except ValueError as exc:
+            return number, f"cannot split this line into fields ({exc})"
         if width and len(fields) != width:
             return number, f"expected {width} fields separated by {shown}, found {len(fields)}"
     return None, ""
@@ -306,8 +395,8 @@ def read_lines_split(
     try:
         lines = read(BLOCK_SIZE)
     except DataError as error:
-        if _straddles(error):
-            lines = read(_block_size_for(path))
+        if straddles(error):
+            lines = read(block_size_for(path))
         else:
             for number, raw in iter_lines(path):
                 try:
@@ -359,128 +448,3 @@ def detect_encoding(path: Path) -> str:
         except UnicodeDecodeError:
             return "latin-1"
     return "utf-8"
-
-
-# -- JSON lines --------------------------------------------------------------------------------
-
-
-def read_jsonl(path: Path, schema: pa.Schema | None = None) -> tuple[pa.Table, LineOf]:
-    """Read JSON lines (optionally compressed), streamed in Arrow batches.
-
-    With ``schema`` only those fields are parsed into columns (others are skipped, which keeps
-    review text out of memory); without it every field's type is inferred.
-    """
-    import pyarrow.json as pj
-
-    check_file(path)
-    parse = (
-        pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-        if schema is not None
-        else pj.ParseOptions()
-    )
-
-    def read(block_size: int) -> pa.Table:
-        options = pj.ReadOptions(block_size=block_size)
-        with reading(path):
-            if schema is None:
-                # whole-file inference: a field that is null early and text later is fine
-                return pj.read_json(path, read_options=options, parse_options=parse)
-            reader = pj.open_json(path, read_options=options, parse_options=parse)
-            return pa.Table.from_batches(list(reader), schema=reader.schema)
-
-    try:
-        try:
-            table = read(BLOCK_SIZE)
-        except DataError as error:
-            if not _straddles(error):
-                raise
-            table = read(_block_size_for(path))
-    except DataError as error:
-        line, reason = locate_jsonl_problem(path, schema)
-        if line is not None:
-            raise DataError(reason, file=str(path), line=line) from None
-        raise DataError(error.reason, file=str(path)) from None
-    try:
-        table.schema.names  # noqa: B018  (pyarrow accepts field names that are not UTF-8)
-    except UnicodeDecodeError:
-        line, reason = locate_jsonl_problem(path, schema)
-        raise DataError(
-            reason or "a field name is not valid UTF-8", file=str(path), line=line
-        ) from None
-    if table.num_rows == 0:
-        raise DataError("no data rows", file=str(path))
-    return table, row_line_mapper(path, 1, blank=_is_whitespace)
-
-
-def locate_jsonl_problem(path: Path, schema: pa.Schema | None) -> tuple[int | None, str]:
-    """The first line that is not a JSON object, or whose field has the wrong kind."""
-    expected = {f.name: _arrow_kind(f.type) for f in schema} if schema is not None else {}
-    kinds: dict[str, str] = {}
-    for number, raw in iter_lines(path):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return number, "text is not valid UTF-8"
-        if not text.strip():
-            continue
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return number, f"not valid JSON ({exc.msg})"
-        except RecursionError:
-            return number, "JSON nested too deeply"
-        if not isinstance(value, dict):
-            return number, f"expected a JSON object, got {_json_kind(value)}"
-        for key, field_value in value.items():
-            if field_value is None:
-                continue
-            kind = _json_kind(field_value)
-            if schema is not None:
-                if key in expected and kind not in expected[key]:
-                    return number, f"field '{key}' is {kind}, expected {expected[key][0]}"
-                continue
-            if kinds.setdefault(key, kind) != kind:
-                return number, f"field '{key}' is {kind} here but {kinds[key]} before"
-            if kind == "number" and isinstance(field_value, float) and field_value != field_value:
-                return number, f"field '{key}' is NaN"
-    return None, ""
-
-
-def _arrow_kind(kind: pa.DataType) -> tuple[str, ...]:
-    if pa.types.is_floating(kind) or pa.types.is_integer(kind):
-        return ("number",)
-    if pa.types.is_boolean(kind):
-        return ("boolean",)
-    if pa.types.is_list(kind):
-        return ("list",)
-    if pa.types.is_struct(kind):
-        return ("object",)
-    return ("text",)
-
-
-def _json_kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "list"
-    return "object" if isinstance(value, dict) else "null"
-
-
-def first_json_object(path: Path) -> dict[str, object] | None:
-    """The first non-blank line of a JSON-lines file as an object, or None (never raises)."""
-    try:
-        with open_binary(path) as handle:
-            for _ in range(1000):
-                raw = handle.readline(1 << 22)
-                if not raw:
-                    return None
-                if raw.strip():
-                    value = json.loads(raw)
-                    return value if isinstance(value, dict) else None
-    except (OSError, EOFError, ValueError, zlib.error, RecursionError):
-        return None
-    return None

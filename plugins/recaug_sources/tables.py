@@ -27,6 +27,7 @@ from recaug_sources.columns import (
     rename,
     timestamps_to_seconds,
 )
+from recaug_sources.jsonlines import read_jsonl
 from recaug_sources.readers import (
     Delimited,
     LineOf,
@@ -34,7 +35,6 @@ from recaug_sources.readers import (
     first_line,
     logical_suffix,
     read_delimited,
-    read_jsonl,
     reading,
 )
 
