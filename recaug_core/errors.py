@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+SHOWN_CHARACTERS = 60
+
+
+def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """``repr(value)`` for a message, cut to about ``limit`` characters: a bad value may be
+    megabytes long, and the message must stay one readable line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value):,} characters)" if isinstance(value, (str, bytes)) else ""
+    return f"{text[: limit - 3]}...{size}"
+
 
 class RecaugError(Exception):
     """Bad input, usage or configuration: the CLI prints the message and exits with code 2."""

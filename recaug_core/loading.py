@@ -8,10 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from recaug_core.api import DataSource
 from recaug_core.clean import CleanOptions, clean
-from recaug_core.data import Dataset
-from recaug_core.errors import RecaugError
+from recaug_core.data import REAL, Dataset
+from recaug_core.errors import DataError, RecaugError, shown
 from recaug_core.plugins import get_registry
 
 
@@ -72,6 +76,7 @@ def load_data(
     cls = pick_source(ref, source)
     reader = cls(source_options)
     dataset = reader.load(ref)
+    check_provenance(dataset, ref)
     loaded = time.perf_counter()
     dataset, report = clean(dataset, clean_options)
     if len(dataset) == 0:
@@ -86,3 +91,22 @@ def load_data(
         "clean_s": round(time.perf_counter() - loaded, 4),
     }
     return LoadedData(dataset, info)
+
+
+def check_provenance(dataset: Dataset, ref: str) -> None:
+    """A file's ``origin`` column must be provenance: "real", or the name of the strategy that
+    made the row (a file recaug exported). Any other value (a country, a shop) means the column
+    is the data's own and would be misread: the error says so."""
+    origin = dataset.interactions.column("origin")
+    known = pa.array([REAL, *get_registry().components("strategies")], pa.string())
+    foreign = pc.invert(pc.is_in(origin, value_set=known))
+    if not pc.any(foreign).as_py():
+        return
+    row = int(np.flatnonzero(np.asarray(foreign.to_numpy(), dtype=bool))[0])
+    raise DataError(
+        f"{shown(origin[row].as_py())} is not provenance: recaug reads a column named 'origin' "
+        "as where each row comes from ('real' or a strategy's name); rename the column",
+        file=ref,
+        row=row + 1,
+        column="origin",
+    )

@@ -97,7 +97,7 @@ def test_latin1_file_with_encoding_option(tmp_path: Path) -> None:
         ("user,item,timestamp\na,b,-5\n", r"line 2, column 'timestamp': negative timestamp -5"),
         (
             "user,item,timestamp\na,b,1.5e300\n",
-            r"line 2, column 'timestamp': value 1.5e\+300 is not a whole number within the range",
+            r"line 2, column 'timestamp': timestamp 1.5e\+300 is not seconds since 1970",
         ),
         ("user,item\na,b\nc\n", r"line 3: expected 2 fields separated by commas, found 1"),
         ("user,item\na,b,c\n", r"line 2: expected 2 fields separated by commas, found 3"),
