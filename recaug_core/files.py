@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,12 +70,39 @@ def read_parquet(path: str | os.PathLike[str]) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    refuse_special_file(path)
     try:
         return pq.read_table(path)
     except FileNotFoundError:
         raise RecaugError(f"{path}: file not found") from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise RecaugError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def special_file_kind(path: str | os.PathLike[str]) -> str | None:
+    """What ``path`` is when it is neither a regular file nor a folder (symlinks followed):
+    reading a FIFO blocks for ever and a device such as /dev/zero never ends, so callers
+    refuse these before opening them. None for regular files, folders and missing paths."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def refuse_special_file(path: str | os.PathLike[str]) -> None:
+    """RecaugError naming ``path`` when it is a FIFO, a device or a socket."""
+    kind = special_file_kind(path)
+    if kind is not None:
+        raise RecaugError(f"{os.fspath(path)}: is {kind}, not a regular file")
 
 
 def remove_stale_temporaries(folder: Path) -> None:
@@ -86,7 +114,11 @@ def remove_stale_temporaries(folder: Path) -> None:
 class RunLock:
     """An exclusive lock file in a run folder; a second process gets a clear error.
 
-    A lock whose process is gone (killed run) is stale and taken over.
+    The file names its holder: pid, host, and (where /proc tells them) the process's start
+    time and the machine's boot id. A lock whose holder is gone is stale and taken over: its
+    pid no longer runs, or now belongs to another process (a different start time), or the
+    machine has rebooted since. A lock from another host is respected, since its process
+    cannot be looked at from here.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -94,7 +126,11 @@ class RunLock:
         self.held = False
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RecaugError(f"cannot create the folder {folder} ({_reason(exc)})") from None
         for _ in range(2):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -107,8 +143,15 @@ class RunLock:
                     ) from None
                 self.path.unlink(missing_ok=True)  # stale: its process is gone
                 continue
+            except OSError as exc:
+                raise RecaugError(
+                    f"cannot write into the folder {folder} ({_reason(exc)})"
+                ) from None
+            pid = os.getpid()
             with os.fdopen(fd, "w") as handle:
-                handle.write(f"{os.getpid()} {socket.gethostname()}\n")
+                handle.write(
+                    f"{pid} {socket.gethostname()} {_started(pid) or '-'} {_boot_id() or '-'}\n"
+                )
             self.held = True
             return
         raise RecaugError(f"could not lock {self.path.parent}")
@@ -116,11 +159,20 @@ class RunLock:
     def _live_owner(self) -> int | None:
         """The pid holding the lock if it may still run (always so for another host's pid)."""
         try:
-            pid_text, host = self.path.read_text().split()[:2]
-            pid = int(pid_text)
-        except (OSError, ValueError):
+            fields = self.path.read_text().split()
+            pid, host = int(fields[0]), fields[1]
+        except (OSError, ValueError, IndexError):
             return None
-        return pid if host != socket.gethostname() or _alive(pid) else None
+        if host != socket.gethostname():
+            return pid
+        started, boot = [*fields[2:4], "-", "-"][:2]
+        if boot != "-" and _boot_id() not in (None, boot):
+            return None  # the machine restarted: no process of that boot runs
+        if not _alive(pid):
+            return None
+        if started != "-" and _started(pid) not in (None, started):
+            return None  # the pid was reused by an unrelated process
+        return pid
 
     def release(self) -> None:
         if self.held:
@@ -135,13 +187,37 @@ class RunLock:
         self.release()
 
 
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
+    if pid <= 0:
+        return False  # kill(0) and kill(-1) would mean process groups, not a process
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
-        return True
+        return True  # another user's process
     return True
+
+
+def _started(pid: int) -> str | None:
+    """When ``pid`` started, in clock ticks since boot (Linux /proc), or None where unknown."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    # field 2, the command name, may hold spaces and parentheses: count from the last ')'
+    fields = stat_line[stat_line.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None  # field 22: starttime
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None

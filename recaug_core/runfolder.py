@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from recaug_core.errors import RecaugError
-from recaug_core.files import RunLock, remove_stale_temporaries, write_json, write_parquet
+from recaug_core.files import (
+    RunLock,
+    refuse_special_file,
+    remove_stale_temporaries,
+    write_json,
+    write_parquet,
+)
 
 MANIFEST = "manifest.json"
 _TRACKED_PACKAGES = (
@@ -126,6 +132,12 @@ class RunFolder:
         except (OSError, ValueError) as exc:
             raise RecaugError(f"{manifest_path}: unreadable manifest ({exc})") from None
         status = self.manifest.get("status")
+        leftovers = {p.name for p in entries if not p.name.startswith(".")}
+        if status == "running" and leftovers == {MANIFEST} and not self.manifest.get("stages"):
+            # A run killed before it produced anything (we hold the lock, so its writer is
+            # gone): nothing to resume, start afresh.
+            self.manifest = {}
+            return False
         if not resume:
             if status == "done":
                 raise RecaugError(
@@ -203,6 +215,7 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / MANIFEST
     if not path.exists():
         raise RecaugError(f"{folder}: not a recaug run folder (no {MANIFEST})")
+    refuse_special_file(path)
     try:
         manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
