@@ -10,11 +10,19 @@ from __future__ import annotations
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from recaug_core.errors import OptionsError
+from recaug_core.errors import OptionsError, shown
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,9 +35,22 @@ Target = Literal["sparse", "all", "new", "long-tail"]
 
 
 class Options(BaseModel):
-    """Base of every component's options: unknown keys are errors, lists accept "a,b,c"."""
+    """Base of every component's options: unknown keys are errors, lists accept "a,b,c",
+    numbers must be finite (``inf`` and ``nan`` are refused: a temperature of ``inf`` would
+    only fail after training), and a ``*_dir`` folder must not be an existing file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _folder_not_a_file(cls, value: Any, info: ValidationInfo) -> Any:
+        # By convention an option named *_dir is a folder the component writes into; a file
+        # (or a FIFO, a device) there would fail only after the work is done.
+        if info.field_name and info.field_name.endswith("_dir") and isinstance(value, str):
+            path = Path(value).expanduser()
+            if path.exists() and not path.is_dir():
+                raise ValueError(f"{value} exists and is not a folder")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -94,8 +115,9 @@ def _describe_validation_error(cls: type[Component], exc: ValidationError) -> st
     who = f"{cls.kind} '{getattr(cls, 'name', cls.__name__)}'"
     valid = ", ".join(sorted(cls.Options.model_fields)) or "none"
     if first["type"] == "extra_forbidden":
-        return f"unknown option '{key}' for {who}; valid options: {valid}"
-    return f"option '{key}' of {who}: {first['msg']} (got {first.get('input')!r})"
+        return f"unknown option {shown(key)} for {who}; valid options: {valid}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"option '{key}' of {who}: {message} (got {shown(first.get('input'))})"
 
 
 class DataSource(Component):

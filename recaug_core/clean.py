@@ -16,7 +16,7 @@ from recaug_core.data import Dataset
 
 
 class CleanOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     keep_repeats: bool = Field(
         default=False,

@@ -101,10 +101,20 @@ def run(argv: list[str] | None = None) -> int:
     return 0
 
 
+MAX_MESSAGE = 2_000
+
+
 def error_line(exc: BaseException) -> str:
     """An error's message on one line: a newline inside a name or value the user typed (a
-    file name, an option) is shown escaped instead of breaking the sentence."""
-    return str(exc).replace("\r", "\\r").replace("\n", "\\n")
+    file name, an option) is shown escaped instead of breaking the sentence; a message made
+    huge by something the user passed keeps its start and end."""
+    text = str(exc).replace("\r", "\\r").replace("\n", "\\n")
+    if len(text) > MAX_MESSAGE:
+        cut = len(text) - MAX_MESSAGE
+        text = (
+            f"{text[: MAX_MESSAGE // 2]} ...({cut:,} characters cut)... {text[-MAX_MESSAGE // 2 :]}"
+        )
+    return text
 
 
 def parse_pairs(pairs: tuple[str, ...] | list[str], option: str) -> dict[str, Any]:

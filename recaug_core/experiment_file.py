@@ -8,6 +8,7 @@ e.g. ``demo.toml: arms[2].budget: Input should be greater than or equal to 0 (go
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from recaug_core.api import Target
 from recaug_core.clean import CleanOptions
 from recaug_core.errors import RecaugError
+from recaug_core.files import refuse_special_file
 from recaug_core.split import SplitSpec
 
 if sys.version_info >= (3, 11):
@@ -46,7 +48,7 @@ def _safe_label(value: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatasetConfig(_Strict):
@@ -211,6 +213,7 @@ def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file; RecaugError naming the file and key otherwise."""
     path = Path(path)
     label = path.name or str(path)
+    refuse_special_file(path)  # a FIFO would block the read for ever, /dev/zero never ends
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -226,7 +229,12 @@ def load_experiment(path: str | Path) -> Experiment:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RecaugError(f"{label}: {_toml_error(str(exc), text)}") from None
+    except RecursionError:
+        raise RecaugError(f"{label}: invalid TOML: arrays or tables nested too deeply") from None
     try:
+        # Strictly typed, as the file's author wrote the values: "1" is not a seed. (JSON
+        # mode, because there an array may fill a tuple; TOML dates become text and fail.)
+        ExperimentConfig.model_validate_json(json.dumps(data, default=str), strict=True)
         config = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
         raise RecaugError(f"{label}: {_describe(exc)}") from None

@@ -30,7 +30,7 @@ _ALIASES = {"train": 0, "training": 0, "valid": 1, "validation": 1, "val": 1, "d
 class SplitSpec(BaseModel):
     """How to split. ``ratios`` are train/valid/test shares (per user, or global by time)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     protocol: Protocol = "random-by-user"
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)

@@ -90,7 +90,11 @@ def build_filters(specs: tuple[str, ...] | list[str], *, default_dedupe: bool) -
 )
 @split_options
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of the split and the strategy."
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the split and the strategy.",
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to write.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")

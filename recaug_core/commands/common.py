@@ -57,11 +57,17 @@ def load_from_cli(
     kcore: int,
     keep_repeats: bool,
 ) -> Any:
+    from pydantic import ValidationError
+
     from recaug_core.clean import CleanOptions
     from recaug_core.cli import parse_pairs
+    from recaug_core.errors import RecaugError
     from recaug_core.loading import load_data
 
-    clean = CleanOptions(keep_repeats=keep_repeats, min_rating=min_rating, kcore=kcore)
+    try:
+        clean = CleanOptions(keep_repeats=keep_repeats, min_rating=min_rating, kcore=kcore)
+    except ValidationError:
+        raise RecaugError(f"--min-rating {min_rating}: expected a finite number") from None
     return load_data(
         data or "demo",
         source=source,

@@ -69,7 +69,9 @@ def parse_ks(text: str) -> tuple[int, ...]:
     show_default=True,
     help="Repeat with N seeds and report mean and standard deviation.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="First seed.")
+@click.option(
+    "--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="First seed."
+)
 @split_options
 @click.option(
     "--mixed-precision", type=click.Choice(["no", "fp16", "bf16"]), default="no", show_default=True
