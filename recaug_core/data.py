@@ -340,8 +340,9 @@ def normalize_interactions(
             columns[f.name] = pa.chunked_array([constant_strings(REAL, n)])
         else:
             columns[f.name] = pa.chunked_array([pa.nulls(n, f.type)])
-    for name in (*REQUIRED_COLUMNS, "origin"):
+    for name in REQUIRED_COLUMNS:
         _check_ids(columns[name], name, file, line_of)
+    _check_ids(columns["origin"], "origin", file, line_of, blank=False)  # a name, not an id
     _check_finite(columns["rating"], "rating", file, line_of)
     _check_finite(columns["score"], "score", file, line_of)
     _check_times(columns["timestamp"], file, line_of)
@@ -479,7 +480,12 @@ def _first_true(mask: pa.ChunkedArray | pa.Array) -> int | None:
 
 
 def _check_ids(
-    column: pa.ChunkedArray, name: str, file: str | None, line_of: LineOf | None
+    column: pa.ChunkedArray,
+    name: str,
+    file: str | None,
+    line_of: LineOf | None,
+    *,
+    blank: bool = True,
 ) -> None:
     if column.null_count:
         row = _first_true(column.is_null())
@@ -497,7 +503,7 @@ def _check_ids(
             column=name,
             **_row_where(file, line_of, row),
         )
-    row = _first_true(pc.match_substring_regex(column, _BLANK_ID))
+    row = _first_true(pc.match_substring_regex(column, _BLANK_ID)) if blank else None
     if row is not None:
         raise DataError(
             f"id {shown(column[row].as_py())} holds only spaces or invisible characters",

@@ -283,13 +283,12 @@ def read_delimited(path: Path, layout: Delimited) -> tuple[pa.Table, LineOf]:
 
 def _holds_hexadecimal(path: Path) -> bool:
     """Whether ``0x`` or ``0X`` occurs anywhere in the file (a fast byte search)."""
-    tail = b""
+    last = b""  # the byte before this chunk: "0" there and "x" here is a match too
     with reading(path), open_binary(path) as handle:
         while chunk := handle.read(1 << 24):
-            piece = tail + chunk
-            if b"0x" in piece or b"0X" in piece:
+            if b"0x" in chunk or b"0X" in chunk or last + chunk[:1] in (b"0x", b"0X"):
                 return True
-            tail = chunk[-1:]
+            last = chunk[-1:]
     return False
 
 
