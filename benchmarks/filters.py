@@ -23,11 +23,11 @@ import tracemalloc
 import numpy as np
 import pyarrow as pa
 
-from recaug_core.cli import parse_pairs
+from recaug_core.commands.common import option_pairs
 from recaug_core.data import Dataset, synthetic_table
 from recaug_core.loading import load_data
 from recaug_core.pipeline import Generated, apply_filters
-from recaug_core.plugins import create
+from recaug_core.registry import create
 from recaug_core.runtime import RunContext
 from recaug_core.split import split_dataset
 
@@ -138,7 +138,7 @@ def main() -> None:
     loaded = load_data(
         args.data,
         source=args.source,
-        source_options=parse_pairs(args.source_option, "--source-option"),
+        source_options=option_pairs(args.source_option, "--source-option"),
     )
     split = split_dataset(loaded.dataset, seed=0)
     train = split.train

@@ -35,7 +35,7 @@ from recaug_core.data import IdIndex
 from recaug_core.evaluate import rank, score_ranking
 from recaug_core.loading import load_data
 from recaug_core.pipeline import merge
-from recaug_core.plugins import create, get_registry
+from recaug_core.registry import create, get_registry
 from recaug_core.runtime import RunContext
 from recaug_core.split import SplitSpec, split_dataset
 

@@ -28,7 +28,7 @@ from recaug_lora_gen.strategy import cpu_threads
 
 from recaug_core.api import GenerationRequest
 from recaug_core.loading import load_data
-from recaug_core.plugins import create
+from recaug_core.registry import create
 from recaug_core.runtime import RunContext
 from recaug_core.split import split_dataset
 from recaug_core.targets import target_users

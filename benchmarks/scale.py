@@ -87,7 +87,7 @@ def run_stages(path: Path, out: Path) -> dict[str, object]:
     from recaug_core.data import synthetic_table
     from recaug_core.files import write_parquet
     from recaug_core.loading import pick_source
-    from recaug_core.plugins import create
+    from recaug_core.registry import create
     from recaug_core.runtime import RunContext
     from recaug_core.split import split_dataset
 

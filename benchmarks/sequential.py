@@ -18,7 +18,7 @@ from recaug_core.api import GenerationRequest
 from recaug_core.evaluate import evaluate_model
 from recaug_core.loading import load_data
 from recaug_core.pipeline import apply_filters, generate_synthetic
-from recaug_core.plugins import create, get_registry
+from recaug_core.registry import create, get_registry
 from recaug_core.runtime import RunContext
 from recaug_core.split import SplitSpec, split_dataset
 

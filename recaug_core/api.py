@@ -8,7 +8,7 @@ Instances are configured once (``Strategy({"epochs": 3})``) and then run on data
 from __future__ import annotations
 
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -73,6 +73,34 @@ def _is_sequence_type(annotation: Any) -> bool:
     if origin is not None:  # Optional[list[str]] and friends
         return any(_is_sequence_type(arg) for arg in typing.get_args(annotation))
     return False
+
+
+def parse_pairs(pairs: Iterable[str]) -> dict[str, str]:
+    """The one KEY=VALUE parser: ``["a=1", " b = x "]`` -> ``{"a": "1", "b": "x"}``.
+
+    ``-o``, ``-s``, filter specs and plugins' own option strings all go through it; a pair
+    without '=' or without a key raises ValueError (callers name the option in their message).
+    """
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{pair!r}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """``NAME[:key=value,...]`` (a filter on the command line or in an experiment file) ->
+    (name, options); ValueError saying what is wrong otherwise."""
+    name, _, rest = spec.partition(":")
+    try:
+        options = parse_pairs(p.strip() for p in rest.split(",") if p.strip())
+    except ValueError:
+        raise ValueError("expected NAME or NAME:key=value,key=value") from None
+    if not name.strip():
+        raise ValueError("missing the name before ':'")
+    return name.strip(), options
 
 
 OptionsModel = Options  # the base, named so that Component's `Options` attribute cannot shadow it

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import Any
 
 import click
 
@@ -27,14 +26,14 @@ def cli(debug: bool) -> None:
         os.environ["RECAUG_DEBUG"] = "1"
 
 
-def _register_commands() -> None:
+def register_commands(group: click.Group) -> None:
+    """Add the built-in commands, then those that plugins provide, to ``group``."""
     from recaug_core.commands import augment, data, evaluate, export, plugins, report, run
+    from recaug_core.registry import get_registry
 
     for module in (plugins, data, augment, evaluate, run, report, export):
-        module.register(cli)
-    from recaug_core.plugins import get_registry
-
-    get_registry().register_commands(cli)
+        module.register(group)
+    get_registry().register_commands(group)
 
 
 def _debug() -> bool:
@@ -43,26 +42,19 @@ def _debug() -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and of ``python -m recaug_core``."""
-    code = run(argv)
-    sys.exit(code)
+    sys.exit(invoke(argv))
 
 
-def invoked_command() -> list[str]:
-    """The command line being run (recorded in run manifests)."""
-    return ["recaug", *_argv] if _argv is not None else list(sys.argv)
-
-
-_argv: list[str] | None = None
-
-
-def run(argv: list[str] | None = None) -> int:
+def invoke(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (tests call this in-process)."""
-    global _argv
-    _argv = list(argv) if argv is not None else sys.argv[1:]
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        _register_commands()
+        register_commands(cli)
         # Without standalone mode click returns (not raises) the code of `ctx.exit(n)`.
-        returned = cli.main(args=argv, prog_name="recaug", standalone_mode=False)
+        # The command line travels in the context, for manifests (commands.common.invoked_command).
+        returned = cli.main(
+            args=args, prog_name="recaug", standalone_mode=False, obj=["recaug", *args]
+        )
         if isinstance(returned, int) and not isinstance(returned, bool):
             return returned
     except click.exceptions.Exit as exc:
@@ -115,14 +107,3 @@ def error_line(exc: BaseException) -> str:
             f"{text[: MAX_MESSAGE // 2]} ...({cut:,} characters cut)... {text[-MAX_MESSAGE // 2 :]}"
         )
     return text
-
-
-def parse_pairs(pairs: tuple[str, ...] | list[str], option: str) -> dict[str, Any]:
-    """``("a=1", "b=x")`` -> ``{"a": "1", "b": "x"}``; a pair without '=' is a usage error."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise RecaugError(f"{option} {pair!r}: expected KEY=VALUE")
-        out[key.strip()] = value
-    return out

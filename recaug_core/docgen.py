@@ -24,9 +24,9 @@ tracebacks.
 
 
 def render() -> str:
-    from recaug_core.cli import _register_commands, cli
+    from recaug_core.cli import cli, register_commands
 
-    _register_commands()
+    register_commands(cli)
     parts = [HEADER]
     parts += _command(cli, "recaug", None, level=2)
     return "\n".join(parts).rstrip() + "\n"

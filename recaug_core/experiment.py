@@ -77,7 +77,7 @@ class ArmState:
 
 def _provenance(components: list[Component]) -> dict[str, dict[str, Any]]:
     """Which plugin, from which distribution and version, provided each component."""
-    from recaug_core.plugins import get_registry
+    from recaug_core.registry import get_registry
 
     infos = {info.name: info for info in get_registry().plugin_infos()}
     out = {}
@@ -233,7 +233,7 @@ def _run(job: Job, folder: RunFolder) -> dict[str, Any]:
         "distributions": distributions,
         "timings": timings,
     }
-    from recaug_core.report import summaries
+    from recaug_core.stats import summaries
 
     results["summary"] = summaries(results)
     write_results(folder.path, results)
@@ -395,7 +395,7 @@ def _reload_augmented(split: Split, arm_dir: Path) -> Dataset:
 
 def _build(kind: str, component: Component, arm_dir: Path) -> Any:
     """The component of an arm, with its ``*_dir`` options placed inside the arm's folder."""
-    from recaug_core.plugins import create
+    from recaug_core.registry import create
 
     try:
         return create(kind, component.name, place_write_dirs(component.options, arm_dir))
@@ -421,7 +421,7 @@ def _evaluate(
 ) -> dict[str, Any]:
     """One backend on one (augmented) training set, cached as eval/BACKEND.json."""
     from recaug_core.evaluate import evaluate_model
-    from recaug_core.plugins import get_registry
+    from recaug_core.registry import get_registry
 
     ks = list(job.experiment.config.ks)
     cache = confined(arm_dir, "eval", f"{backend.key}.json")

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from recaug_core.api import Target
+from recaug_core.api import Target, parse_spec
 from recaug_core.clean import CleanOptions
 from recaug_core.errors import RecaugError
 from recaug_core.files import refuse_special_file
@@ -85,14 +85,11 @@ class FilterConfig(_Strict):
     def _from_spec(cls, data: Any) -> Any:
         # "popularity:max_share=0.1" as in `recaug augment --filter`
         if isinstance(data, str):
-            name, _, rest = data.partition(":")
-            options = {}
-            for pair in filter(None, (p.strip() for p in rest.split(","))):
-                key, sep, value = pair.partition("=")
-                if not sep or not key.strip():
-                    raise ValueError(f"expected NAME or NAME:key=value,... (got {data!r})")
-                options[key.strip()] = value.strip()
-            return {"name": name.strip(), "options": options}
+            try:
+                name, options = parse_spec(data)
+            except ValueError as exc:
+                raise ValueError(f"{exc} (got {data!r})") from None
+            return {"name": name, "options": options}
         return data
 
 
@@ -292,7 +289,7 @@ def _one_line(text: str) -> str:
 
 def _resolve(path: Path, label: str, text: str, config: ExperimentConfig) -> Experiment:
     from recaug_core.loading import pick_source
-    from recaug_core.plugins import get_registry
+    from recaug_core.registry import get_registry
 
     registry = get_registry()
 

@@ -16,7 +16,7 @@ from recaug_core.api import DataSource
 from recaug_core.clean import CleanOptions, clean
 from recaug_core.data import REAL, Dataset
 from recaug_core.errors import DataError, RecaugError, shown
-from recaug_core.plugins import get_registry
+from recaug_core.registry import get_registry
 
 
 @dataclass

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from recaug_core.experiment_file import BASELINE
-from recaug_core.report import GROUP_NAMES, summary
+from recaug_core.stats import summary
+from recaug_core.targets import GROUPS
 
 
 def figures(results: dict[str, Any]) -> dict[str, bytes]:
@@ -59,15 +60,15 @@ def _bars(plt: Any, results: dict[str, Any], backend: str, arms: list[str], k: i
 
 def _groups(plt: Any, results: dict[str, Any], backend: str, arms: list[str], k: int) -> bytes:
     fig, axes = plt.subplots(1, 2, figsize=(max(7, 1.2 * len(arms) + 5), 3.6))
-    x = np.arange(len(GROUP_NAMES))
+    x = np.arange(len(GROUPS))
     width = 0.8 / max(1, len(arms))
     for ax, metric in zip(axes, (f"ndcg@{k}", f"recall@{k}")):
         for i, arm in enumerate(arms):
-            values = [_mean_std(results, arm, backend, metric, g) for g in GROUP_NAMES]
+            values = [_mean_std(results, arm, backend, metric, g) for g in GROUPS]
             color = "#888888" if arm == BASELINE else f"C{i}"
             ax.bar(x + i * width, [v[0] for v in values], width, yerr=[v[1] for v in values],
                    capsize=3, label=arm, color=color)  # fmt: skip
-        ax.set_xticks(x + width * (len(arms) - 1) / 2, [f"{g} users" for g in GROUP_NAMES])
+        ax.set_xticks(x + width * (len(arms) - 1) / 2, [f"{g} users" for g in GROUPS])
         ax.set_title(f"{metric} per user group ({backend})")
     axes[0].legend(fontsize="small")
     return _png(plt, fig)

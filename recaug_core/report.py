@@ -1,10 +1,7 @@
 """The experiment report: ``report.md`` and a self-contained ``report.html`` from results.json.
 
-Numbers are means over seeds ± their (population) standard deviation. The change of an arm is
-relative to the baseline's mean. A change is shown in bold when it exceeds the seed spread:
-when |mean change| is larger than the standard deviation of the per-seed changes. Each seed
-compares arm and baseline on the same split with the same training seed, so the per-seed
-change is the fair unit of noise.
+Cells are means over seeds ± their spread with the change vs baseline, in bold where it
+exceeds the seed spread (the statistics are ``recaug_core.stats``; the figures ``plots``).
 """
 
 from __future__ import annotations
@@ -19,12 +16,12 @@ import numpy as np
 
 from recaug_core.experiment_file import BASELINE
 from recaug_core.files import write_bytes, write_text
+from recaug_core.stats import TABLE_METRICS, backend_labels, summary
+from recaug_core.targets import GROUPS
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 FIGURES = "figures"
-TABLE_METRICS = ("ndcg", "recall", "hit", "mrr", "coverage", "tail_share")
-GROUP_NAMES = ("sparse", "medium", "dense")
 FIDELITY = (
     ("popularity_js", "popularity JS"),
     ("length_ks", "length KS"),
@@ -33,66 +30,6 @@ FIDELITY = (
     ("dcr_p05", "DCR p05"),
 )
 Table = tuple[list[str], list[list[str]]]
-
-
-# -- numbers ----------------------------------------------------------------------------------
-
-
-def metric_values(
-    results: dict[str, Any], arm: str, backend: str, metric: str, group: str | None = None
-) -> dict[int, float]:
-    """{seed: value} of one metric (overall, or for a user group)."""
-    out = {}
-    for run in results["runs"]:
-        if run["arm"] == arm and run["backend"] == backend:
-            values = run["metrics"] if group is None else run["metrics"]["groups"][group]
-            if metric in values:
-                out[int(run["seed"])] = float(values[metric])
-    return out
-
-
-def summary(
-    results: dict[str, Any], arm: str, backend: str, metric: str, group: str | None = None
-) -> dict[str, Any] | None:
-    """Mean, std, relative change vs baseline and whether it exceeds the seed spread."""
-    values = metric_values(results, arm, backend, metric, group)
-    if not values:
-        return None
-    mine = np.array(list(values.values()))
-    out: dict[str, Any] = {"mean": float(mine.mean()), "std": float(mine.std()), "seeds": len(mine)}
-    if arm == BASELINE:
-        return out
-    base = metric_values(results, BASELINE, backend, metric, group)
-    shared = sorted(set(base) & set(values))
-    if not shared:
-        return out
-    diffs = np.array([values[s] - base[s] for s in shared])
-    base_mean = float(np.mean([base[s] for s in shared]))
-    out["change"] = None if base_mean == 0 else float(diffs.mean()) / base_mean
-    out["exceeds_spread"] = bool(len(shared) > 1 and abs(diffs.mean()) > diffs.std())
-    return out
-
-
-def summaries(results: dict[str, Any]) -> dict[str, Any]:
-    """Every shown metric, per backend and arm, overall and per user group (for results.json)."""
-    out: dict[str, Any] = {}
-    for backend in _backends(results):
-        per_arm: dict[str, Any] = {}
-        for arm in results["arms"]:
-            names = [f"{m}@{k}" for m in TABLE_METRICS for k in results["experiment"]["ks"]]
-            per_arm[arm] = {
-                "all": {n: summary(results, arm, backend, n) for n in names},
-                **{
-                    g: {n: summary(results, arm, backend, n, g) for n in names[:2]}
-                    for g in GROUP_NAMES
-                },
-            }
-        out[backend] = per_arm
-    return out
-
-
-def _backends(results: dict[str, Any]) -> list[str]:
-    return [b["label"] for b in results["experiment"]["backends"]]
 
 
 def _arms(results: dict[str, Any], ok_only: bool = False) -> list[str]:
@@ -130,7 +67,7 @@ def metric_table(results: dict[str, Any], backend: str) -> Table:
 def headline_table(results: dict[str, Any]) -> Table:
     """NDCG@K per arm and backend, overall and for sparse users: the question in one table."""
     k = results["experiment"]["ks"][0]
-    backends = _backends(results)
+    backends = backend_labels(results)
     headers = ["arm"]
     for backend in backends:
         headers += [f"{backend} ndcg@{k}", f"{backend} ndcg@{k} sparse users"]
@@ -150,12 +87,11 @@ def headline_table(results: dict[str, Any]) -> Table:
 def group_table(results: dict[str, Any], backend: str) -> Table:
     k = results["experiment"]["ks"][0]
     names = [f"ndcg@{k}", f"recall@{k}"]
-    headers = ["arm"] + [f"{n} {g}" for g in GROUP_NAMES for n in names]
+    headers = ["arm"] + [f"{n} {g}" for g in GROUPS for n in names]
     rows = []
     for arm in _arms(results, ok_only=True):
         rows.append(
-            [arm]
-            + [_cell(summary(results, arm, backend, n, g)) for g in GROUP_NAMES for n in names]
+            [arm] + [_cell(summary(results, arm, backend, n, g)) for g in GROUPS for n in names]
         )
     return headers, rows
 
@@ -203,7 +139,7 @@ def rows_table(results: dict[str, Any]) -> Table:
 
 def timing_table(results: dict[str, Any]) -> Table:
     stages = ("fit_s", "generate_s", "filter_s", "write_s")
-    backends = _backends(results)
+    backends = backend_labels(results)
     headers = ["arm", *(s.removesuffix("_s") for s in stages)]
     headers += [f"{b} {t}" for b in backends for t in ("fit", "evaluate")]
     rows = []
@@ -260,7 +196,7 @@ Section = tuple[str, str, list[Table], list[str]]  # title, text, tables, figure
 
 
 def _sections(results: dict[str, Any]) -> list[Section]:
-    backends = _backends(results)
+    backends = backend_labels(results)
     out: list[Section] = []
     failures = failed_arms(results)
     if failures:

@@ -33,7 +33,7 @@ from recaug_core.data import (
 )
 from recaug_core.demo import demo_world
 from recaug_core.errors import OptionsError
-from recaug_core.plugins import get_registry
+from recaug_core.registry import get_registry
 from recaug_core.runtime import RunContext
 from recaug_core.split import Split, split_dataset
 

@@ -28,11 +28,11 @@ def _quiet_progress(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def recaug(capsys: pytest.CaptureFixture[str]):
     """Run `recaug ARGS...` in-process; returns its exit code and captured output."""
-    from recaug_core.cli import run
+    from recaug_core.cli import invoke as invoke_cli
 
     def invoke(*args: str) -> CliResult:
         capsys.readouterr()
-        code = run([str(a) for a in args])
+        code = invoke_cli([str(a) for a in args])
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 
@@ -44,7 +44,7 @@ def toy_plugin() -> Iterator[None]:
     """Register the toy strategy in-process for the duration of a test."""
     import recaug_toy
 
-    from recaug_core.plugins import get_registry
+    from recaug_core.registry import get_registry
 
     registry = get_registry()
     registry.register_module(recaug_toy, "toy")
@@ -57,7 +57,7 @@ def toy_plugin() -> Iterator[None]:
 @pytest.fixture
 def fresh_registry() -> Iterator[None]:
     """Reload plugins from entry points (for tests that change RECAUG_* variables)."""
-    from recaug_core.plugins import reset_registry
+    from recaug_core.registry import reset_registry
 
     reset_registry()
     try:

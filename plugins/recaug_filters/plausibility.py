@@ -26,10 +26,10 @@ import pyarrow as pa
 from pydantic import Field, field_validator
 
 from recaug_core import arrays
-from recaug_core.api import FilterResult, Options, QualityFilter, Recommender
+from recaug_core.api import FilterResult, Options, QualityFilter, Recommender, parse_pairs
 from recaug_core.data import Dataset
 from recaug_core.errors import OptionsError, RecaugError
-from recaug_core.plugins import create, get_registry
+from recaug_core.registry import create, get_registry
 from recaug_core.runtime import RunContext, seed_everything
 from recaug_core.split import SplitSpec, split_dataset
 from recaug_filters.rows import split_rows
@@ -86,13 +86,7 @@ class PlausibilityOptions(Options):
     def _parse_pairs(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        pairs: dict[str, str] = {}
-        for pair in filter(None, (p.strip() for p in value.split(";"))):
-            key, sep, item = pair.partition("=")
-            if not sep or not key.strip():
-                raise ValueError(f"expected key=value;key=value, got {pair!r}")
-            pairs[key.strip()] = item.strip()
-        return pairs
+        return parse_pairs(p for p in value.split(";") if p.strip())
 
 
 class PlausibilityFilter(QualityFilter):

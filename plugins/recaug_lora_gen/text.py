@@ -24,7 +24,7 @@ from recaug_lora_gen.options import LoraGenOptions
 from recaug_lora_gen.training import Example
 
 if TYPE_CHECKING:
-    from recaug_lora_gen.fitting import Fitted
+    from recaug_lora_gen.fitted import Fitted
 
 ITEM_COLUMN = "gen_description"
 USER_COLUMN = "gen_profile"

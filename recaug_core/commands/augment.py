@@ -11,7 +11,9 @@ import click
 from recaug_core.commands.common import (
     data_options,
     echo_json,
+    invoked_command,
     load_from_cli,
+    option_pairs,
     split_options,
     split_spec,
 )
@@ -25,23 +27,18 @@ def register(cli: click.Group) -> None:
 
 def parse_filter_spec(spec: str) -> tuple[str, dict[str, str]]:
     """``NAME[:key=value,...]`` -> (name, options)."""
+    from recaug_core.api import parse_spec
     from recaug_core.errors import RecaugError
 
-    name, _, rest = spec.partition(":")
-    options: dict[str, str] = {}
-    for pair in filter(None, (p.strip() for p in rest.split(","))):
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise RecaugError(f"--filter {spec!r}: expected NAME or NAME:key=value,key=value")
-        options[key.strip()] = value.strip()
-    if not name.strip():
-        raise RecaugError(f"--filter {spec!r}: missing the filter name")
-    return name.strip(), options
+    try:
+        return parse_spec(spec)
+    except ValueError as exc:
+        raise RecaugError(f"--filter {spec!r}: {exc}") from None
 
 
 def build_filters(specs: tuple[str, ...] | list[str], *, default_dedupe: bool) -> list[Any]:
     """Instantiate filters in order; ``dedupe`` goes first unless listed or disabled."""
-    from recaug_core.plugins import create, get_registry
+    from recaug_core.registry import create, get_registry
 
     parsed = [parse_filter_spec(spec) for spec in specs]
     names = [name for name, _ in parsed]
@@ -127,7 +124,6 @@ def augment_command(
     from pathlib import Path
 
     from recaug_core.api import GenerationRequest
-    from recaug_core.cli import parse_pairs
     from recaug_core.pipeline import (
         augment_split,
         generate_synthetic,
@@ -135,13 +131,13 @@ def augment_command(
         write_generated,
         write_run,
     )
-    from recaug_core.plugins import create
+    from recaug_core.registry import create
     from recaug_core.runfolder import RunFolder
     from recaug_core.runtime import RunContext
     from recaug_core.split import split_dataset
 
     # Validate everything the user typed before any data is read.
-    strategy_obj = create("strategies", strategy, parse_pairs(options, "--option"))
+    strategy_obj = create("strategies", strategy, option_pairs(options, "--option"))
     filter_objs = build_filters(filters, default_dedupe=not no_dedupe)
     spec = split_spec(split_protocol, ratios, split_column)
     request = GenerationRequest(budget=budget, target=target)  # type: ignore[arg-type]
@@ -154,8 +150,6 @@ def augment_command(
         "request": {"budget": budget, "target": target},
     }
     folder = RunFolder(Path(out))
-    from recaug_core.cli import invoked_command
-
     resuming = folder.open(fingerprint, resume=resume, command=invoked_command())
     try:
         if resuming and folder.done:
@@ -213,7 +207,7 @@ def augment_command(
 
 
 def _plugin_infos() -> list[Any]:
-    from recaug_core.plugins import get_registry
+    from recaug_core.registry import get_registry
 
     return get_registry().plugin_infos()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -60,7 +61,6 @@ def load_from_cli(
     from pydantic import ValidationError
 
     from recaug_core.clean import CleanOptions
-    from recaug_core.cli import parse_pairs
     from recaug_core.errors import RecaugError
     from recaug_core.loading import load_data
 
@@ -71,7 +71,7 @@ def load_from_cli(
     return load_data(
         data or "demo",
         source=source,
-        source_options=parse_pairs(source_options, "--source-option"),
+        source_options=option_pairs(source_options, "--source-option"),
         clean_options=clean,
     )
 
@@ -119,6 +119,27 @@ def split_spec(protocol: str, ratios: str, column: str) -> Any:
         raise RecaugError(
             f"--ratios {ratios!r}: expected three shares like 0.8,0.1,0.1 that sum to 1"
         ) from None
+
+
+def option_pairs(pairs: tuple[str, ...] | list[str], option: str) -> dict[str, str]:
+    """Repeated ``KEY=VALUE`` values of ``option``; a malformed one is a usage error."""
+    from recaug_core.api import parse_pairs
+    from recaug_core.errors import RecaugError
+
+    try:
+        return parse_pairs(pairs)
+    except ValueError as exc:
+        raise RecaugError(f"{option} {exc}") from None
+
+
+def invoked_command() -> list[str]:
+    """The command line being run, as `recaug.cli.invoke` put it in the click context (for
+    run manifests)."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    if root is not None and isinstance(root.obj, list):
+        return list(root.obj)
+    return list(sys.argv)
 
 
 def echo_json(obj: Any) -> None:

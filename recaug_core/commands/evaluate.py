@@ -12,6 +12,7 @@ from recaug_core.commands.common import (
     data_options,
     echo_json,
     load_from_cli,
+    option_pairs,
     split_options,
     split_spec,
 )
@@ -92,12 +93,11 @@ def evaluate_command(
     **data_args: Any,
 ) -> None:
     """Measure a recommender on DATA's held-out test split (baseline, or vs an augmented run)."""
-    from recaug_core.cli import parse_pairs
-    from recaug_core.plugins import get_registry
+    from recaug_core.registry import get_registry
 
     ks = parse_ks(k_text)
     backend_cls = get_registry().get("backends", backend)
-    backend_options = backend_cls.parse_options(parse_pairs(options, "--option"))
+    backend_options = backend_cls.parse_options(option_pairs(options, "--option"))
     started = time.perf_counter()
     if augmented_dir is not None:
         result = _compare_with_run(

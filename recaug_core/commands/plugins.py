@@ -18,7 +18,7 @@ def register(cli: click.Group) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_command(as_json: bool) -> None:
     """Installed plugins: version, hooks, what each provides, and any error."""
-    from recaug_core.plugins import get_registry
+    from recaug_core.registry import get_registry
 
     infos = get_registry().plugin_infos()
     if as_json:
@@ -43,7 +43,7 @@ def plugins_command(as_json: bool) -> None:
 )
 def list_command(kind: str, as_json: bool) -> None:
     """Registered components of one KIND with their descriptions and options."""
-    from recaug_core.plugins import get_registry
+    from recaug_core.registry import get_registry
 
     table = get_registry().components(kind)
     rows: list[dict[str, Any]] = [

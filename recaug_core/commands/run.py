@@ -36,7 +36,7 @@ def run_command(experiment_file: str, out: str, mixed_precision: str, no_report:
     """
     import os
 
-    from recaug_core.cli import invoked_command
+    from recaug_core.commands.common import invoked_command
     from recaug_core.errors import RecaugError
     from recaug_core.experiment import run_experiment
     from recaug_core.experiment_file import load_experiment

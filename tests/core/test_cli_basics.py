@@ -35,7 +35,9 @@ def imported_after(code: str, modules: tuple[str, ...]) -> tuple[list[str], str]
 
 def test_help_imports_neither_torch_nor_pyarrow():
     heavy = ("torch", "transformers", "pyarrow", "matplotlib", "datasets")
-    loaded, printed = imported_after("from recaug_core.cli import run; run(['--help'])", heavy)
+    loaded, printed = imported_after(
+        "from recaug_core.cli import invoke; invoke(['--help'])", heavy
+    )
     assert loaded == []
     assert "augment" in printed and "evaluate" in printed
 
@@ -44,7 +46,7 @@ def test_loading_every_bundled_plugin_imports_no_model_library():
     # Every command loads the registry first: plugins import their heavy libraries only
     # when a component runs, so listing them stays around a second.
     code = (
-        "from recaug_core.plugins import KINDS, get_registry\n"
+        "from recaug_core.registry import KINDS, get_registry\n"
         "registry = get_registry()\n"
         "print(sum(len(registry.components(kind)) for kind in KINDS))"
     )

@@ -106,7 +106,7 @@ def test_generated_text_becomes_marked_item_columns_and_new_users_get_indices():
 
 def test_crashing_strategy_on_the_command_line_exits_1_naming_it(recaug, tmp_path):
     from recaug_core.hookspecs import hookimpl
-    from recaug_core.plugins import get_registry
+    from recaug_core.registry import get_registry
 
     class CrashPlugin:
         @hookimpl

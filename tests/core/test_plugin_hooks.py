@@ -11,7 +11,7 @@ import pytest
 
 from recaug_core.api import FilterResult, QualityFilter, Recommender
 from recaug_core.hookspecs import hookimpl
-from recaug_core.plugins import get_registry
+from recaug_core.registry import get_registry
 
 SMALL = ("demo", "-s", "users=80", "-s", "items=50", "-s", "interactions=1000")
 

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from recaug_core.demo import demo_world
 from recaug_core.errors import OptionsError, RecaugError
 from recaug_core.evaluate import RankingTask, evaluate_model, ranking_means
-from recaug_core.plugins import get_registry
+from recaug_core.registry import get_registry
 from recaug_core.runtime import RunContext
 from recaug_core.split import split_dataset
 from recaug_core.testing import BackendContract, tiny_split
@@ -50,7 +50,7 @@ def small_split() -> object:
 def test_plugin_registration_does_not_import_torch() -> None:
     code = (
         "import sys\n"
-        "from recaug_core.plugins import get_registry\n"
+        "from recaug_core.registry import get_registry\n"
         "cls = get_registry().get('backends', 'embedding')\n"
         "cls({'model': 'bpr'})\n"
         "assert 'torch' not in sys.modules, 'torch imported at registration'\n"

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from recaug_core.errors import DataError, RecaugError
-from recaug_core.plugins import get_registry
+from recaug_core.registry import get_registry
 from recaug_core.runtime import RunContext
 from recaug_core.testing import tiny_dataset, tiny_split
 from recaug_core.text_embeddings import DEFAULT_MODEL, encode_texts, resolve_model

@@ -126,7 +126,7 @@ def toy_plugin() -> object:
     sys.path.insert(0, str(Path(__file__).parents[1] / "toy_plugin"))
     import recaug_toy
 
-    from recaug_core.plugins import get_registry
+    from recaug_core.registry import get_registry
 
     registry = get_registry()
     registry.register_module(recaug_toy, "toy-test")
@@ -136,10 +136,10 @@ def toy_plugin() -> object:
 
 
 def run_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:
-    from recaug_core.cli import run
+    from recaug_core.cli import invoke
 
     capsys.readouterr()
-    code = run(argv)
+    code = invoke(argv)
     captured = capsys.readouterr()
     assert code == 0, captured.err
     return json.loads(captured.out)
@@ -150,9 +150,9 @@ def test_baseline_and_augmented_share_the_run_split(
 ) -> None:
     monkeypatch.setenv("RECAUG_PROGRESS", "0")
     out = tmp_path / "run"
-    from recaug_core.cli import run
+    from recaug_core.cli import invoke
 
-    code = run(
+    code = invoke(
         ["augment", "demo", *TINY, "--strategy", "toy", "--budget", "200", "--out", str(out)]
     )
     assert code == 0, capsys.readouterr().err

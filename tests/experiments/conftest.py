@@ -28,7 +28,7 @@ def test_plugins(toy_plugin: None) -> Iterator[None]:
     """The toy strategy plus the faulty/counting plugins, registered in-process."""
     import faulty_plugin
 
-    from recaug_core.plugins import get_registry
+    from recaug_core.registry import get_registry
 
     registry = get_registry()
     registry.register_module(faulty_plugin, "faulty")

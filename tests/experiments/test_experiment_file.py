@@ -113,7 +113,7 @@ def test_relative_data_path_is_relative_to_the_experiment_file(tmp_path, recaug)
 
 @pytest.mark.parametrize("name", ["demo.toml", "third-party.toml"])
 def test_example_files_are_valid(name):
-    from recaug_core.plugins import get_registry
+    from recaug_core.registry import get_registry
 
     if name == "third-party.toml" and "cooccurrence" not in get_registry().components("strategies"):
         pytest.skip("recaug-example-plugin is not installed")

@@ -200,8 +200,8 @@ def test_help_imports_neither_torch_nor_matplotlib():
     import sys
 
     code = (
-        "import sys; from recaug_core.cli import run; run(['run', '--help']); "
-        "run(['report', '--help']); "
+        "import sys; from recaug_core.cli import invoke; invoke(['run', '--help']); "
+        "invoke(['report', '--help']); "
         "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -9,7 +9,7 @@ import json
 import pytest
 from experiment_files import HEADER, arm
 
-from recaug_core.plugins import get_registry
+from recaug_core.registry import get_registry
 
 
 @pytest.fixture

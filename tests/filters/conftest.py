@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from filters_planted import PlantedPlugin, demo_split, planted_rows
 
-from recaug_core.plugins import get_registry
+from recaug_core.registry import get_registry
 from recaug_core.runtime import RunContext
 from recaug_core.split import Split
 

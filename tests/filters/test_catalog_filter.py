@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from recaug_core.data import Dataset, synthetic_table, text_table
-from recaug_core.plugins import create
+from recaug_core.registry import create
 
 
 @pytest.fixture

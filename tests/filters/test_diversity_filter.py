@@ -11,7 +11,7 @@ from recaug_filters.minhash import band_layout, signatures
 from recaug_filters.rows import binary_matrix
 
 from recaug_core.data import synthetic_table
-from recaug_core.plugins import create
+from recaug_core.registry import create
 
 
 def users_with_sets(sets: dict[str, list[int]]) -> pa.Table:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from recaug_core.cli import run
+from recaug_core.cli import invoke
 
 FILTERS = {
     "dedupe": set(),
@@ -30,7 +30,7 @@ FILTERS = {
 
 
 def test_list_filters_json_shows_every_filter_with_its_options(capsys):
-    assert run(["list", "filters", "--json"]) == 0
+    assert invoke(["list", "filters", "--json"]) == 0
     listed = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     for name, options in FILTERS.items():
         assert listed[name]["plugin"] == "filters"
@@ -51,7 +51,9 @@ def test_list_filters_json_shows_every_filter_with_its_options(capsys):
 def test_bad_filter_options_exit_2_with_one_sentence(
     planted_plugin, tmp_path, capsys, spec, message
 ):
-    code = run(["augment", "--strategy", "planted", "--filter", spec, "--out", str(tmp_path / "r")])
+    code = invoke(
+        ["augment", "--strategy", "planted", "--filter", spec, "--out", str(tmp_path / "r")]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert message in err

@@ -20,8 +20,8 @@ from filters_planted import (
     of_kinds,
 )
 
-from recaug_core.cli import run
-from recaug_core.plugins import create
+from recaug_core.cli import invoke
+from recaug_core.registry import create
 
 # `pop` ranks by the popularity the planted rows were chosen by: no held-out share for it.
 PLAUSIBILITY = {
@@ -74,7 +74,7 @@ def test_chained_on_the_command_line(planted_plugin, tmp_path: Path, monkeypatch
     monkeypatch.setenv("RECAUG_PROGRESS", "0")
     out = tmp_path / "run"
     source = [f"-s{key}={value}" for key, value in DEMO_SIZE.items()]
-    code = run(
+    code = invoke(
         [
             "augment",
             "demo",

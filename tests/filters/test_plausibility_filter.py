@@ -11,7 +11,7 @@ from recaug_core import hookimpl
 from recaug_core.api import Recommender
 from recaug_core.data import synthetic_table
 from recaug_core.errors import OptionsError
-from recaug_core.plugins import create, get_registry
+from recaug_core.registry import create, get_registry
 from recaug_core.runtime import RunContext
 
 

@@ -8,7 +8,7 @@ import pytest
 from recaug_core.data import synthetic_table
 from recaug_core.errors import OptionsError
 from recaug_core.metrics import gini
-from recaug_core.plugins import create
+from recaug_core.registry import create
 from recaug_core.runtime import RunContext
 from recaug_core.targets import tail_items
 

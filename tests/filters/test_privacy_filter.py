@@ -11,7 +11,7 @@ import pytest
 
 from recaug_core.data import Dataset, synthetic_table, text_table
 from recaug_core.pipeline import Generated, apply_filters
-from recaug_core.plugins import create
+from recaug_core.registry import create
 
 
 def user_rows(sets: dict[str, list[str]]) -> pa.Table:

@@ -11,7 +11,7 @@ import torch
 
 from recaug_core.api import GenerationRequest
 from recaug_core.errors import OptionsError
-from recaug_core.plugins import get_registry
+from recaug_core.registry import get_registry
 from recaug_core.runtime import RunContext
 from recaug_core.testing import StrategyContract, tiny_split
 

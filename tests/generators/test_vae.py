@@ -14,7 +14,7 @@ from recaug_core.api import GenerationRequest
 from recaug_core.demo import demo_world
 from recaug_core.errors import OptionsError
 from recaug_core.evaluate import evaluate_model
-from recaug_core.plugins import get_registry
+from recaug_core.registry import get_registry
 from recaug_core.runtime import RunContext
 from recaug_core.split import split_dataset
 from recaug_core.testing import BackendContract, StrategyContract, tiny_split
@@ -55,7 +55,7 @@ def small_split() -> Any:
 def test_registration_does_not_import_torch() -> None:
     code = (
         "import sys\n"
-        "from recaug_core.plugins import get_registry\n"
+        "from recaug_core.registry import get_registry\n"
         "get_registry().get('backends', 'vae')({'hidden': 8})\n"
         "get_registry().get('strategies', 'vae')({'mode': 'synthesize'})\n"
         "get_registry().get('strategies', 'gan')({'loss': 'wgan-gp'})\n"

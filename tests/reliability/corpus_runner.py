@@ -28,7 +28,7 @@ def _alarm(signum: int, frame: object) -> None:
 
 
 def main(runs_file: str, results_file: str) -> None:
-    from recaug_core.cli import run
+    from recaug_core.cli import invoke
 
     signal.signal(signal.SIGALRM, _alarm)
     with open(runs_file, encoding="utf-8") as plan:
@@ -41,7 +41,7 @@ def main(runs_file: str, results_file: str) -> None:
             signal.alarm(LIMIT_S)
             try:
                 with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                    code = run(args)
+                    code = invoke(args)
             except Hang:
                 code = "hang"
             finally:

@@ -227,11 +227,11 @@ NUMBERS = st.text(alphabet="0123456789.,-e +", max_size=14)
 )
 def test_option_parsers(kind: str, text: str) -> None:
     """The functions behind --filter, --ratios, --k, -o and -s: a value or a named error."""
-    from recaug_core.cli import error_line, parse_pairs
+    from recaug_core.cli import error_line
     from recaug_core.commands.augment import build_filters
-    from recaug_core.commands.common import split_spec
+    from recaug_core.commands.common import option_pairs, split_spec
     from recaug_core.commands.evaluate import parse_ks
-    from recaug_core.plugins import create
+    from recaug_core.registry import create
 
     CASES["option_parsers"] += 1
     try:
@@ -244,9 +244,9 @@ def test_option_parsers(kind: str, text: str) -> None:
         elif kind == "k":
             assert all(k >= 1 for k in parse_ks(text))
         elif kind == "option":
-            create("backends", "pop", parse_pairs([text], "--option"))
+            create("backends", "pop", option_pairs([text], "--option"))
         else:
-            create("sources", "demo", parse_pairs([text], "--source-option"))
+            create("sources", "demo", option_pairs([text], "--source-option"))
     except RecaugError as error:
         message = error_line(error)  # as the CLI prints it
         flag = {"filter": "--filter", "ratios": "--ratios", "k": "--k"}.get(kind)

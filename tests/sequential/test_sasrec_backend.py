@@ -183,11 +183,11 @@ def test_heads_must_divide_hidden() -> None:
 def test_listing_plugins_never_imports_torch() -> None:
     code = (
         "import sys\n"
-        "from recaug_core.plugins import get_registry\n"
+        "from recaug_core.registry import get_registry\n"
         "registry = get_registry()\n"
         "registry.get('backends', 'sasrec'); registry.get('strategies', 'seq')\n"
-        "from recaug_core.cli import run\n"
-        "assert run(['list', 'backends']) == 0\n"
+        "from recaug_core.cli import invoke\n"
+        "assert invoke(['list', 'backends']) == 0\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from recaug_core.cli import run
+from recaug_core.cli import invoke
 
 SMALL_DEMO = ["demo", "-s", "users=150", "-s", "items=60", "-s", "interactions=3000"]
 FAST = ["-o", "hidden=16", "-o", "inner=16", "-o", "max_len=10", "-o", "epochs=3"]
@@ -34,7 +34,7 @@ def _json(capsys: Any) -> dict[str, Any]:
 
 def test_evaluate_reports_hit_and_ndcg_at_10_and_20(capsys: Any) -> None:
     argv = ["evaluate", *SMALL_DEMO, "--backend", "sasrec", "--split", "leave-one-out"]
-    assert run([*argv, *FAST, "--json"]) == 0
+    assert invoke([*argv, *FAST, "--json"]) == 0
     result = _json(capsys)
     baseline = result["baseline"]
     for metric in ("hit@10", "ndcg@10", "hit@20", "ndcg@20"):
@@ -48,7 +48,7 @@ def test_evaluate_reports_hit_and_ndcg_at_10_and_20(capsys: Any) -> None:
 def test_augment_then_evaluate_the_augmented_run(tmp_path: Path, capsys: Any) -> None:
     out = tmp_path / "run"
     argv = ["augment", *SMALL_DEMO, "--strategy", "seq", "--split", "leave-one-out"]
-    assert run([*argv, "--out", str(out), "--json"]) == 0
+    assert invoke([*argv, "--out", str(out), "--json"]) == 0
     counts = _json(capsys)["counts"]
     assert counts["kept"] > 0 and counts["synthetic_users"] > 0
     synthetic = pq.read_table(out / "augmented.parquet")
@@ -57,7 +57,7 @@ def test_augment_then_evaluate_the_augmented_run(tmp_path: Path, capsys: Any) ->
     assert pc.all(pc.equal(pseudo.column("origin"), "seq")).as_py()
 
     argv = ["evaluate", "--augmented", str(out), "--backend", "sasrec", *FAST, "--json"]
-    assert run(argv) == 0
+    assert invoke(argv) == 0
     result = _json(capsys)
     assert result["run"]["strategy"]["name"] == "seq"
     for side in ("baseline", "augmented"):
@@ -68,6 +68,6 @@ def test_augment_then_evaluate_the_augmented_run(tmp_path: Path, capsys: Any) ->
 
 
 def test_bad_backend_option_exits_with_code_2(capsys: Any) -> None:
-    code = run(["evaluate", *SMALL_DEMO, "--backend", "sasrec", "-o", "heads=3"])
+    code = invoke(["evaluate", *SMALL_DEMO, "--backend", "sasrec", "-o", "heads=3"])
     assert code == 2
     assert "heads" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import pytest
 from recaug_seq.strategy import SeqStrategy, histories
 
 from recaug_core.api import GenerationRequest
-from recaug_core.cli import run
+from recaug_core.cli import invoke
 from recaug_core.data import Dataset
 from recaug_core.demo import demo_world
 from recaug_core.errors import OptionsError, RecaugError
@@ -221,6 +221,6 @@ def test_bad_options_are_rejected(options: dict[str, Any], message: str) -> None
 
 
 def test_cli_reports_bad_options_with_exit_code_2(tmp_path: Path, capsys: Any) -> None:
-    code = run(["augment", "--strategy", "seq", "-o", "ops=twist", "--out", str(tmp_path / "r")])
+    code = invoke(["augment", "--strategy", "seq", "-o", "ops=twist", "--out", str(tmp_path / "r")])
     assert code == 2
     assert "ops" in capsys.readouterr().err

@@ -76,8 +76,8 @@ def test_unknown_dataset_is_one_sentence(tmp_path: Path) -> None:
 
 def test_cli_help_does_not_import_datasets_or_torch() -> None:
     code = (
-        "import sys; from recaug_core.cli import run; from recaug_core.plugins import "
-        "get_registry; run(['--help']); get_registry().components('sources'); "
+        "import sys; from recaug_core.cli import invoke; from recaug_core.registry import "
+        "get_registry; invoke(['--help']); get_registry().components('sources'); "
         "print(sorted(m for m in ('datasets', 'torch') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

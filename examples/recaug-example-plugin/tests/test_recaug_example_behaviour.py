@@ -16,7 +16,7 @@ import pytest
 from recaug_core.api import GenerationRequest
 from recaug_core.data import Dataset, synthetic_table
 from recaug_core.errors import RecaugError
-from recaug_core.plugins import create
+from recaug_core.registry import create
 from recaug_core.runtime import RunContext
 from recaug_core.targets import tail_items
 from recaug_core.testing import tiny_split
