@@ -101,8 +101,8 @@ RECBOLE_RUNNER = textwrap.dedent(
 
 
 def load_split(data: str, source: str | None, source_options: dict[str, str], seed: int) -> Any:
+    from recaug_core import split_dataset
     from recaug_core.loading import load_data
-    from recaug_core.split import split_dataset
 
     loaded = load_data(data, source=source, source_options=source_options)
     return split_dataset(loaded.dataset, seed=seed)
@@ -131,15 +131,15 @@ def ours_child(args: argparse.Namespace) -> None:
     """In a child process: fit our backend with default options and evaluate it."""
     from recaug_embedding.backend import EmbeddingBackend
 
-    from recaug_core.evaluate import RankingTask, score_ranking
-    from recaug_core.runtime import RunContext
+    from recaug_core import Context, RankingTask
+    from recaug_core.ranking import score_ranking
 
     if args.data == "synthetic-1m":
         split = synthetic_split(args.seed)
     else:
         split = load_split(args.data, args.source, dict(args.source_option), args.seed)
     model = EmbeddingBackend({"model": args.ours_model})
-    ctx = RunContext(seed=args.seed, show_progress=False, mixed_precision=args.mixed_precision)
+    ctx = Context(seed=args.seed, show_progress=False, mixed_precision=args.mixed_precision)
     # Imports and the Accelerator are set up before the clock starts, as RecBole's runner builds
     # its trainer before timing `trainer.fit`; model, graph and sampler are built inside `fit`.
     # Building an optimizer imports torch._dynamo on first use (about 1.3 s here): RecBole's
@@ -181,8 +181,7 @@ def synthetic_split(seed: int) -> Any:
     import numpy as np
     import pyarrow as pa
 
-    from recaug_core.data import Dataset
-    from recaug_core.split import split_dataset
+    from recaug_core import Dataset, split_dataset
 
     rng = np.random.default_rng(seed)
     n_users, n_items, target = 6040, 3706, 1_000_000

@@ -23,13 +23,10 @@ import tracemalloc
 import numpy as np
 import pyarrow as pa
 
+from recaug_core import Context, Dataset, create, split_dataset, synthetic_table
 from recaug_core.commands.common import option_pairs
-from recaug_core.data import Dataset, synthetic_table
 from recaug_core.loading import load_data
 from recaug_core.pipeline import Generated, apply_filters
-from recaug_core.registry import create
-from recaug_core.runtime import RunContext
-from recaug_core.split import split_dataset
 
 
 def chain(backend: str) -> list[tuple[str, dict[str, object]]]:
@@ -107,7 +104,7 @@ def synthetic_rows(train: Dataset, n_rows: int, seed: int = 0) -> pa.Table:
 
 
 def run_chain(
-    filters: list, train: Dataset, rows: pa.Table, ctx: RunContext
+    filters: list, train: Dataset, rows: pa.Table, ctx: Context
 ) -> tuple[dict[str, float], dict[str, int]]:
     """Seconds and rows kept per filter, applied in order through the pipeline's own code."""
     seconds: dict[str, float] = {}
@@ -142,7 +139,7 @@ def main() -> None:
     )
     split = split_dataset(loaded.dataset, seed=0)
     train = split.train
-    ctx = RunContext(seed=0, show_progress=False)
+    ctx = Context(seed=0, show_progress=False)
     filters = [create("filters", name, options) for name, options in chain(args.backend)]
     rows = synthetic_rows(train, args.rows)
     print(

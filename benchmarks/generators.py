@@ -29,15 +29,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recaug_core import metrics
-from recaug_core.api import GenerationRequest
-from recaug_core.data import IdIndex
-from recaug_core.evaluate import rank, score_ranking
+from recaug_core import Context, GenerationRequest, IdIndex, SplitSpec, metrics, split_dataset
 from recaug_core.loading import load_data
 from recaug_core.pipeline import merge
+from recaug_core.ranking import rank, score_ranking
 from recaug_core.registry import create, get_registry
-from recaug_core.runtime import RunContext
-from recaug_core.split import SplitSpec, split_dataset
 
 RUNS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("vae", "extend", {}),
@@ -88,7 +84,7 @@ def main() -> None:
     for name, mode, extra in RUNS:
         if name not in fitted:
             strategy = create("strategies", name, {})
-            ctx = RunContext(seed=0, show_progress=False)
+            ctx = Context(seed=0, show_progress=False)
             started = time.perf_counter()
             strategy.fit(train, ctx)
             fitted[name] = (strategy, time.perf_counter() - started)
@@ -102,7 +98,7 @@ def main() -> None:
         request = GenerationRequest(budget=args.rows, target=target)
         seconds = []
         for _ in range(args.repeats):
-            ctx = RunContext(seed=0, show_progress=False)
+            ctx = Context(seed=0, show_progress=False)
             started = time.perf_counter()
             table = strategy.generate(train, request, ctx)
             seconds.append(time.perf_counter() - started)
@@ -127,7 +123,7 @@ def _evaluate(backend: Any, options: dict[str, Any], split: Any, train: Any = No
     train = split.train if train is None else train
     model = backend(options)
     started = time.perf_counter()
-    model.fit(train, RunContext(seed=0, show_progress=False), valid=split.valid)
+    model.fit(train, Context(seed=0, show_progress=False), valid=split.valid)
     fit_s = time.perf_counter() - started
     ranking = rank(model, train, split.test, [train, split.valid], 10)
     return score_ranking(ranking, train, [10]), {"fit_s": fit_s}, model.training_

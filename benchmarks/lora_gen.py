@@ -26,12 +26,8 @@ from typing import Any
 
 from recaug_lora_gen.strategy import cpu_threads
 
-from recaug_core.api import GenerationRequest
+from recaug_core import Context, GenerationRequest, create, split_dataset, target_users
 from recaug_core.loading import load_data
-from recaug_core.registry import create
-from recaug_core.runtime import RunContext
-from recaug_core.split import split_dataset
-from recaug_core.targets import target_users
 
 
 def main() -> None:
@@ -59,7 +55,7 @@ def measure(ref: str, options: dict[str, str], repeats: int) -> dict[str, Any]:
     data = load_data(ref).dataset
     split = split_dataset(data, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
-        ctx = RunContext(seed=0, work_dir=Path(tmp), show_progress=False)
+        ctx = Context(seed=0, work_dir=Path(tmp), show_progress=False)
         strategy = create("strategies", "lora-gen", options)
         started = time.perf_counter()
         strategy.fit(split.train, ctx)
@@ -94,7 +90,7 @@ def measure(ref: str, options: dict[str, str], repeats: int) -> dict[str, Any]:
     }
 
 
-def compare_constraint(fitted: Any, train: Any, ctx: RunContext, repeats: int) -> dict[str, Any]:
+def compare_constraint(fitted: Any, train: Any, ctx: Context, repeats: int) -> dict[str, Any]:
     """Wall time of the same sampling job (same prompts, batch size, items asked for and
     token limit) with and without the constraint; best of ``repeats``. Unconstrained rows
     may stop early at EOS, which only favours the unconstrained side."""

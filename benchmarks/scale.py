@@ -83,13 +83,10 @@ def run_stages(path: Path, out: Path) -> dict[str, object]:
     """The measured part, in a fresh process: every stage through recaug's own code."""
     import pyarrow as pa
 
+    from recaug_core import Context, create, split_dataset, synthetic_table
     from recaug_core.clean import clean
-    from recaug_core.data import synthetic_table
     from recaug_core.files import write_parquet
     from recaug_core.loading import pick_source
-    from recaug_core.registry import create
-    from recaug_core.runtime import RunContext
-    from recaug_core.split import split_dataset
 
     stages: list[dict[str, object]] = []
 
@@ -128,7 +125,7 @@ def run_stages(path: Path, out: Path) -> dict[str, object]:
     users = train.user_index.to_ids(rng.integers(0, train.n_users, n_synthetic))
     items = train.item_index.to_ids(rng.integers(0, train.n_items, n_synthetic))
     synthetic = synthetic_table(users, items, "scale")
-    ctx = RunContext(seed=0, work_dir=out, show_progress=False)
+    ctx = Context(seed=0, work_dir=out, show_progress=False)
     result = create("filters", "dedupe").apply(train, synthetic, ctx)
     measure("dedupe filter", started)
 

@@ -14,13 +14,11 @@ import statistics
 import time
 from typing import Any
 
-from recaug_core.api import GenerationRequest
+from recaug_core import Context, GenerationRequest, SplitSpec, split_dataset
 from recaug_core.evaluate import evaluate_model
 from recaug_core.loading import load_data
 from recaug_core.pipeline import apply_filters, generate_synthetic
 from recaug_core.registry import create, get_registry
-from recaug_core.runtime import RunContext
-from recaug_core.split import SplitSpec, split_dataset
 
 OPERATORS = ("crop", "mask", "reorder", "substitute", "insert")
 METRICS = ("hit@10", "ndcg@10", "hit@20", "ndcg@20")
@@ -80,7 +78,7 @@ def augment_speed(data: Any, repeats: int) -> dict[str, float]:
     seconds, rows = [], 0
     for seed in range(max(repeats, 3)):
         strategy = create("strategies", "seq", {})
-        ctx = RunContext(seed=seed, show_progress=False)
+        ctx = Context(seed=seed, show_progress=False)
         started = time.perf_counter()
         strategy.fit(data, ctx)
         rows = strategy.generate(data, GenerationRequest(target="all"), ctx).num_rows
@@ -98,14 +96,14 @@ def measure(
     if run != "none":
         ops = ",".join(OPERATORS) if run == "all" else run
         strategy = create("strategies", "seq", {"ops": ops})
-        ctx = RunContext(seed=0, show_progress=False)
+        ctx = Context(seed=0, show_progress=False)
         request = GenerationRequest(target=args.target)
         generated = generate_synthetic(strategy, split.train, request, ctx)
         result = apply_filters([create("filters", "dedupe", {})], split.train, generated, ctx)
         train, synthetic = result.augmented, result.kept.num_rows
     results, fits, epochs = [], [], []
     for seed in range(args.repeats):
-        ctx = RunContext(seed=seed, show_progress=False)
+        ctx = Context(seed=seed, show_progress=False)
         metrics, timings = evaluate_model(backend, options, split, train, (10, 20), ctx)
         results.append(metrics)
         fits.append(timings["fit_s"])
@@ -122,7 +120,7 @@ def measure(
     }
 
 
-def _epochs_run(ctx: RunContext) -> int:
+def _epochs_run(ctx: Context) -> int:
     import json
 
     config = json.loads((ctx.checkpoint_dir("sasrec") / "config.json").read_text())

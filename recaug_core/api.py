@@ -23,13 +23,14 @@ from pydantic import (
 )
 
 from recaug_core.errors import OptionsError, shown
+from recaug_core.kinds import KINDS
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
     from recaug_core.data import Dataset
-    from recaug_core.runtime import RunContext
+    from recaug_core.runtime import Context
 
 Target = Literal["sparse", "all", "new", "long-tail"]
 
@@ -151,7 +152,7 @@ def _describe_validation_error(cls: type[Component], exc: ValidationError) -> st
 class DataSource(Component):
     """Reads interactions (and item/user tables) from a reference: a path, `demo`, `hf:NAME`."""
 
-    kind = "source"
+    kind = KINDS["sources"].singular
     # When several sources can read a path, the highest priority wins; generic readers use < 0.
     priority: ClassVar[int] = 0
 
@@ -194,13 +195,13 @@ class SyntheticData:
 class Strategy(Component):
     """An augmentation strategy: learns from the training split, then writes synthetic rows."""
 
-    kind = "strategy"
+    kind = KINDS["strategies"].singular
 
-    def fit(self, train: Dataset, ctx: RunContext) -> None:
+    def fit(self, train: Dataset, ctx: Context) -> None:
         """Learn from the training split. Never given validation or test rows."""
 
     def generate(
-        self, train: Dataset, request: GenerationRequest, ctx: RunContext
+        self, train: Dataset, request: GenerationRequest, ctx: Context
     ) -> pa.Table | SyntheticData:
         """Return synthetic interactions (``recaug_core.data.synthetic_table``)."""
         raise NotImplementedError
@@ -218,12 +219,12 @@ class FilterResult:
 class QualityFilter(Component):
     """Decides which synthetic rows are worth keeping."""
 
-    kind = "filter"
+    kind = KINDS["filters"].singular
 
-    def apply(self, train: Dataset, synthetic: pa.Table, ctx: RunContext) -> FilterResult:
+    def apply(self, train: Dataset, synthetic: pa.Table, ctx: Context) -> FilterResult:
         raise NotImplementedError
 
-    def apply_text(self, train: Dataset, text: pa.Table, ctx: RunContext) -> FilterResult:
+    def apply_text(self, train: Dataset, text: pa.Table, ctx: Context) -> FilterResult:
         """Filter generated attribute text (see ``SyntheticData.text``); keeps all by default."""
         return FilterResult(kept=text, rejected=text.slice(0, 0))
 
@@ -235,9 +236,9 @@ class Recommender(Component):
     ``score``. ``valid`` (real held-out rows) is for early stopping only.
     """
 
-    kind = "backend"
+    kind = KINDS["backends"].singular
 
-    def fit(self, train: Dataset, ctx: RunContext, valid: Dataset | None = None) -> None:
+    def fit(self, train: Dataset, ctx: Context, valid: Dataset | None = None) -> None:
         raise NotImplementedError
 
     def score(self, users: np.ndarray) -> np.ndarray:
@@ -253,11 +254,3 @@ class Recommender(Component):
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
         return np.take_along_axis(top, order, axis=1)
-
-
-COMPONENT_KINDS: dict[str, type[Component]] = {
-    "sources": DataSource,
-    "strategies": Strategy,
-    "filters": QualityFilter,
-    "backends": Recommender,
-}

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from recaug_core.api import GenerationRequest, Recommender
-from recaug_core.data import Dataset, normalize_interactions
+from recaug_core.data import Dataset
 from recaug_core.errors import PluginFailure, RecaugError
 from recaug_core.experiment_file import (
     BASELINE,
@@ -42,7 +42,8 @@ from recaug_core.experiment_file import (
 )
 from recaug_core.files import read_parquet, write_json, write_text
 from recaug_core.runfolder import MANIFEST, RunFolder
-from recaug_core.runtime import RunContext
+from recaug_core.runtime import Context
+from recaug_core.schema import normalize_interactions
 from recaug_core.split import Split
 
 RESULTS_JSON = "results.json"
@@ -100,8 +101,8 @@ class Job:
     echo: Echo
     mixed_precision: str = "no"
 
-    def context(self, seed: int, work_dir: Path, resume: bool = False) -> RunContext:
-        return RunContext(
+    def context(self, seed: int, work_dir: Path, resume: bool = False) -> Context:
+        return Context(
             seed=seed, work_dir=work_dir, resume=resume, mixed_precision=self.mixed_precision
         )
 

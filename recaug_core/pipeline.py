@@ -15,17 +15,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recaug_core.api import GenerationRequest, QualityFilter, Strategy, SyntheticData
-from recaug_core.data import (
-    TEXT_SCHEMA,
-    Dataset,
-    attach_text,
-    concat_interactions,
-    empty_interactions,
-    normalize_interactions,
-)
+from recaug_core.data import Dataset, attach_text, concat_interactions, empty_interactions
 from recaug_core.errors import PluginFailure, RecaugError
 from recaug_core.runfolder import RunFolder
-from recaug_core.runtime import RunContext, seed_everything
+from recaug_core.runtime import Context, seed_everything
+from recaug_core.schema import TEXT_SCHEMA, normalize_interactions
 from recaug_core.split import Split
 
 
@@ -67,7 +61,7 @@ def call_plugin(component: Any, stage: str, fn: Callable[[], Any]) -> Any:
 
 
 def generate_synthetic(
-    strategy: Strategy, train: Dataset, request: GenerationRequest, ctx: RunContext
+    strategy: Strategy, train: Dataset, request: GenerationRequest, ctx: Context
 ) -> Generated:
     """Fit ``strategy`` on ``train`` and return its output (schema and budget enforced)."""
     timings: dict[str, float] = {}
@@ -111,7 +105,7 @@ def generate_synthetic(
 
 
 def _filter_step(
-    flt: QualityFilter, method: str, train: Dataset, rows: pa.Table, ctx: RunContext
+    flt: QualityFilter, method: str, train: Dataset, rows: pa.Table, ctx: Context
 ) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
     before = rows.num_rows
     fn = getattr(flt, method)
@@ -136,7 +130,7 @@ def apply_filters(
     filters: Sequence[QualityFilter],
     train: Dataset,
     generated: Generated,
-    ctx: RunContext,
+    ctx: Context,
 ) -> AugmentResult:
     """Run the filters in order over the interactions (and any generated text), then merge."""
     started = time.perf_counter()
@@ -215,7 +209,7 @@ def augment_split(
     strategy: Strategy,
     filters: Sequence[QualityFilter],
     request: GenerationRequest,
-    ctx: RunContext,
+    ctx: Context,
     *,
     generated: Generated | None = None,
 ) -> AugmentResult:

@@ -1,7 +1,9 @@
 """Plugin manager: loads the `recaug` entry points one by one and collects what they provide.
 
 A plugin that fails to import or to register is recorded with its error (``recaug plugins``
-shows it) and the rest keep working, unless ``RECAUG_STRICT_PLUGINS=1``. Environment:
+shows it) and the rest keep working, unless ``RECAUG_STRICT_PLUGINS=1``. A function marked
+``@hookimpl`` whose name is no recaug hook (a misspelt ``register_strategy``) would never be
+called: it is reported as an unknown hook, and refused in strict mode. Environment:
 
 - ``RECAUG_LOAD_PLUGINS=a,b``: load only these entry points (an allow list).
 - ``RECAUG_DISABLE_PLUGINS=a,b``: never load these.
@@ -10,6 +12,7 @@ shows it) and the rest keep working, unless ``RECAUG_STRICT_PLUGINS=1``. Environ
 
 from __future__ import annotations
 
+import difflib
 import os
 import traceback
 from collections.abc import Callable, Iterable
@@ -22,20 +25,12 @@ import pluggy
 
 from recaug_core import hookspecs
 from recaug_core.errors import PluginError
+from recaug_core.kinds import KINDS
 
 if TYPE_CHECKING:
     from recaug_core.api import Component
 
 ENTRY_POINT_GROUP = "recaug"
-KINDS = ("sources", "strategies", "filters", "backends")
-
-# hook name -> the kind of component it registers
-REGISTRATION_HOOKS = {
-    "register_sources": "sources",
-    "register_strategies": "strategies",
-    "register_filters": "filters",
-    "register_backends": "backends",
-}
 
 
 @dataclass
@@ -46,6 +41,7 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     provides: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None
+    unknown_hooks: list[str] = field(default_factory=list)  # @hookimpl names no hook has
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +49,7 @@ class PluginInfo:
             "version": self.version,
             "distribution": self.distribution,
             "hooks": self.hooks,
+            "unknown_hooks": self.unknown_hooks,
             "provides": self.provides,
             "error": self.error,
         }
@@ -108,23 +105,29 @@ class PluginRegistry:
             except Exception as exc:  # a broken plugin must not stop the CLI
                 self._fail(info, f"failed to load ({ep.value}): {_one_line(exc)}", exc)
                 continue
-            info.hooks = self._hook_names(ep.name)
+            self._check_hooks(info)
 
     def register_module(self, module: ModuleType | object, name: str) -> None:
         """Register an in-process plugin (tests and embedding applications use this)."""
         self.pm.register(module, name=name)
-        self.infos[name] = PluginInfo(name=name, hooks=self._hook_names(name))
+        info = self.infos[name] = PluginInfo(name=name)
         self._components = None
+        self._check_hooks(info)
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
         self.infos.pop(name, None)
         self._components = None
 
-    def _hook_names(self, plugin_name: str) -> list[str]:
-        plugin = self.pm.get_plugin(plugin_name)
+    def _check_hooks(self, info: PluginInfo) -> None:
+        """Record the plugin's hooks, and the ``@hookimpl`` functions that match no hook
+        (what pluggy's ``check_pending`` refuses): fatal in strict mode."""
+        plugin = self.pm.get_plugin(info.name)
         callers = self.pm.get_hookcallers(plugin) or []
-        return sorted(caller.name for caller in callers)
+        info.hooks = sorted(c.name for c in callers if c.has_spec())
+        info.unknown_hooks = sorted(c.name for c in callers if not c.has_spec())
+        if info.unknown_hooks and strict_mode():
+            raise PluginError(f"plugin '{info.name}' {unknown_hooks_message(info.unknown_hooks)}")
 
     def _fail(self, info: PluginInfo, message: str, exc: BaseException | None = None) -> None:
         info.error = message
@@ -139,7 +142,8 @@ class PluginRegistry:
             return self._components
         components: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
         self._conflicts = {}
-        for hook_name, kind in REGISTRATION_HOOKS.items():
+        for kind in KINDS:
+            hook_name = KINDS[kind].hook
             hook = getattr(self.pm.hook, hook_name)
             for impl in reversed(hook.get_hookimpls()):  # registration order
                 info = self.infos.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
@@ -158,9 +162,9 @@ class PluginRegistry:
         table: dict[str, Registration],
         info: PluginInfo,
     ) -> Callable[[type[Component]], None]:
-        from recaug_core.api import COMPONENT_KINDS  # pydantic: only once components are needed
+        from recaug_core import api  # pydantic: only once components are needed
 
-        base = COMPONENT_KINDS[kind]
+        base = getattr(api, KINDS[kind].base)
 
         def register(cls: type[Component]) -> None:
             if not (isinstance(cls, type) and issubclass(cls, base)):
@@ -172,8 +176,7 @@ class PluginRegistry:
                 first = table[name].plugin
                 self._conflicts.setdefault((kind, name), [first]).append(plugin)
                 info.error = (
-                    f"{kind[:-1] if kind != 'strategies' else 'strategy'} '{name}' is already "
-                    f"registered by plugin '{first}'"
+                    f"{KINDS[kind].singular} '{name}' is already registered by plugin '{first}'"
                 )
                 if strict_mode():
                     raise PluginError(_conflict_message(kind, name, [first, plugin]))
@@ -195,9 +198,8 @@ class PluginRegistry:
             raise PluginError(_conflict_message(kind, name, clash))
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
-            singular = "strategy" if kind == "strategies" else kind[:-1]
             hint = self._broken_hint()
-            raise PluginError(f"unknown {singular} '{name}'; available: {known}{hint}")
+            raise PluginError(f"unknown {KINDS[kind].singular} '{name}'; available: {known}{hint}")
         return table[name].cls
 
     def _broken_hint(self) -> str:
@@ -222,11 +224,24 @@ class PluginRegistry:
                 self._fail(info, f"failed in register_commands: {_one_line(exc)}", exc)
 
 
+def unknown_hooks_message(names: list[str]) -> str:
+    """``implements 'register_strategy', which is not a recaug hook (did you mean ...?)``."""
+    hooks = [kind.hook for kind in KINDS.values()] + ["register_commands"]
+    parts = []
+    for name in names:
+        close = difflib.get_close_matches(name, hooks, n=1)
+        parts.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    return (
+        f"implements {', '.join(parts)}, which "
+        + ("is not a recaug hook" if len(names) == 1 else "are not recaug hooks")
+        + "; it is never called"
+    )
+
+
 def _conflict_message(kind: str, name: str, plugins: Iterable[str]) -> str:
-    singular = "strategy" if kind == "strategies" else kind[:-1]
     names = " and ".join(f"'{p}'" for p in plugins)
     return (
-        f"{singular} '{name}' is registered by plugins {names}; "
+        f"{KINDS[kind].singular} '{name}' is registered by plugins {names}; "
         "disable one with RECAUG_DISABLE_PLUGINS"
     )
 
@@ -259,6 +274,12 @@ def reset_registry() -> None:
     _registry = None
 
 
+def component_class(kind: str, name: str) -> type[Component]:
+    """The class registered as ``name`` among ``kind`` ("strategies", ...); PluginError
+    listing the available names otherwise."""
+    return get_registry().get(kind, name)
+
+
 def create(kind: str, name: str, options: Any = None) -> Any:
     """Instantiate the component ``name`` of ``kind`` with validated options."""
-    return get_registry().get(kind, name)(options)
+    return component_class(kind, name)(options)

@@ -8,10 +8,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from recaug_core.data import Dataset, normalize_interactions
+from recaug_core.data import Dataset
 from recaug_core.errors import RecaugError
 from recaug_core.files import read_parquet
 from recaug_core.runfolder import read_manifest
+from recaug_core.schema import normalize_interactions
 from recaug_core.split import SPLIT_COLUMN, Split, SplitSpec
 
 

@@ -36,9 +36,20 @@ def stable_hash(*keys: object) -> int:
     return zlib.crc32("\x1f".join(map(str, keys)).encode())
 
 
+def torch_generator(seed: int, *keys: object) -> Any:
+    """A seeded CPU ``torch.Generator`` for ``keys`` under ``seed``: each use (an epoch, an
+    initialisation) draws from its own stream, so a resumed run draws exactly what an
+    uninterrupted one would without saving any random state."""
+    import torch
+
+    gen = torch.Generator()
+    gen.manual_seed((seed * 1_000_003 + stable_hash(*keys)) % 2**63)
+    return gen
+
+
 @dataclass
-class RunContext:
-    """Run-time services for components.
+class Context:
+    """What a component gets at run time (``fit(train, ctx)``): seed, folders, progress, devices.
 
     ``seed`` makes every run reproducible; ``rng(name)`` gives independent, stable streams.
     ``work_dir`` holds checkpoints (``checkpoint_dir(name)``), and ``resume`` says whether
@@ -96,9 +107,5 @@ class RunContext:
         return self._accelerator
 
     def torch_generator(self, *keys: object) -> Any:
-        """A seeded ``torch.Generator`` for ``keys`` (CPU), for reproducible sampling."""
-        import torch
-
-        gen = torch.Generator()
-        gen.manual_seed((self.seed * 1_000_003 + stable_hash(*keys)) % 2**63)
-        return gen
+        """A seeded ``torch.Generator`` for ``keys`` (CPU) under this run's seed."""
+        return torch_generator(self.seed, *keys)

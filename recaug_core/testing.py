@@ -24,17 +24,12 @@ import pyarrow.compute as pc
 import pytest
 
 from recaug_core.api import Component, DataSource, GenerationRequest, SyntheticData, Target
-from recaug_core.data import (
-    INTERACTION_SCHEMA,
-    REAL,
-    Dataset,
-    normalize_interactions,
-    synthetic_table,
-)
+from recaug_core.data import Dataset, synthetic_table
 from recaug_core.demo import demo_world
 from recaug_core.errors import OptionsError
 from recaug_core.registry import get_registry
-from recaug_core.runtime import RunContext
+from recaug_core.runtime import Context
+from recaug_core.schema import INTERACTION_SCHEMA, REAL, normalize_interactions
 from recaug_core.split import Split, split_dataset
 
 
@@ -47,8 +42,8 @@ def tiny_split(seed: int = 0) -> Split:
     return split_dataset(tiny_dataset(), seed=seed)
 
 
-def _context(tmp_path: Path, seed: int = 0) -> RunContext:
-    return RunContext(seed=seed, work_dir=tmp_path, show_progress=False)
+def _context(tmp_path: Path, seed: int = 0) -> Context:
+    return Context(seed=seed, work_dir=tmp_path, show_progress=False)
 
 
 class ComponentContract:
@@ -163,11 +158,11 @@ class StrategyContract(ComponentContract):
         strategy = self.make()
         original_fit, original_generate = strategy.fit, strategy.generate
 
-        def fit(train: Dataset, ctx: RunContext) -> None:
+        def fit(train: Dataset, ctx: Context) -> None:
             seen.append(train)
             original_fit(train, ctx)
 
-        def generate(train: Dataset, request: GenerationRequest, ctx: RunContext) -> Any:
+        def generate(train: Dataset, request: GenerationRequest, ctx: Context) -> Any:
             seen.append(train)
             return original_generate(train, request, ctx)
 

@@ -7,9 +7,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from recaug_core.api import Options, Recommender
-from recaug_core.data import Dataset
-from recaug_core.runtime import RunContext
+from recaug_core import Context, Dataset, Options, Recommender
 
 
 class PopOptions(Options):
@@ -25,7 +23,7 @@ class PopularityBackend(Recommender):
     Options = PopOptions
     options: PopOptions
 
-    def fit(self, train: Dataset, ctx: RunContext, valid: Dataset | None = None) -> None:
+    def fit(self, train: Dataset, ctx: Context, valid: Dataset | None = None) -> None:
         source = train.real() if self.options.count == "real" else train
         popularity = source.item_popularity().astype(np.float32)
         self.scores_ = popularity / max(float(popularity.max()), 1.0)

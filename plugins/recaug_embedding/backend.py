@@ -15,10 +15,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from recaug_core.api import Options, Recommender
-from recaug_core.data import Dataset
-from recaug_core.errors import RecaugError
-from recaug_core.runtime import RunContext
+from recaug_core import Context, Dataset, Options, RecaugError, Recommender
 from recaug_core.text_embeddings import DEFAULT_MODEL
 
 FORMAT = "recaug-embedding"
@@ -123,7 +120,7 @@ class EmbeddingBackend(Recommender):
     user_vectors_: np.ndarray
     item_vectors_: np.ndarray
 
-    def fit(self, train: Dataset, ctx: RunContext, valid: Dataset | None = None) -> None:
+    def fit(self, train: Dataset, ctx: Context, valid: Dataset | None = None) -> None:
         from recaug_embedding.training import fit_embeddings
 
         seed = ctx.seed if self.options.seed is None else self.options.seed
@@ -143,7 +140,7 @@ class EmbeddingBackend(Recommender):
             kind = "augmented" if synthetic else "baseline"
             self.save(Path(self.options.save_dir) / f"{kind}-seed{seed}")
 
-    def _text_vectors(self, train: Dataset, ctx: RunContext) -> np.ndarray | None:
+    def _text_vectors(self, train: Dataset, ctx: Context) -> np.ndarray | None:
         if not self.options.item_text:
             return None
         from recaug_core.text_embeddings import encode_texts
@@ -166,7 +163,7 @@ class EmbeddingBackend(Recommender):
         """Write ``model.safetensors`` (final user and item vectors) and ``config.json``."""
         from safetensors.numpy import save_file
 
-        from recaug_core.files import write_atomic, write_json
+        from recaug_core import write_atomic, write_json
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

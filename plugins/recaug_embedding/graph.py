@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recaug_core.errors import RecaugError
+from recaug_core import RecaugError
 from recaug_embedding.pairs import SPARSE_DEVICES
 
 

@@ -16,9 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from recaug_core.data import Dataset
-from recaug_core.evaluate import RankingTask, ranking_means
-from recaug_core.runtime import RunContext, stable_hash
+from recaug_core import Context, Dataset, RankingTask, ranking_means, stable_hash
 from recaug_embedding.graph import Propagator, normalized_adjacency
 from recaug_embedding.model import EmbeddingModel
 from recaug_embedding.sampling import NegativeSampler
@@ -46,7 +44,7 @@ def fit_embeddings(
     train: Dataset,
     valid: Dataset | None,
     options: Any,
-    ctx: RunContext,
+    ctx: Context,
     seed: int,
     text: np.ndarray | None = None,
 ) -> Fitted:
@@ -81,7 +79,7 @@ def _train(
     sampler: NegativeSampler,
     task: RankingTask | None,
     options: Any,
-    ctx: RunContext,
+    ctx: Context,
     seed: int,
 ) -> Fitted:
     accelerator = ctx.accelerator()

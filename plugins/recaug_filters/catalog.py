@@ -15,9 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from recaug_core.api import FilterResult, Options, QualityFilter
-from recaug_core.data import Dataset
-from recaug_core.runtime import RunContext
+from recaug_core import Context, Dataset, FilterResult, Options, QualityFilter
 from recaug_filters.rows import is_null, split_rows
 
 UNKNOWN_ITEM = "catalog: item not in the catalog"
@@ -51,7 +49,7 @@ class CatalogFilter(QualityFilter):
     Options = CatalogOptions
     options: CatalogOptions
 
-    def apply(self, train: Dataset, synthetic: pa.Table, ctx: RunContext) -> FilterResult:
+    def apply(self, train: Dataset, synthetic: pa.Table, ctx: Context) -> FilterResult:
         users = synthetic.column("user_id")
         real_user = train.user_index.lookup(users) >= 0
         unknown_item, untrained_item = self._bad_items(train, synthetic.column("item_id"))
@@ -78,7 +76,7 @@ class CatalogFilter(QualityFilter):
             },
         )
 
-    def apply_text(self, train: Dataset, text: pa.Table, ctx: RunContext) -> FilterResult:
+    def apply_text(self, train: Dataset, text: pa.Table, ctx: Context) -> FilterResult:
         """Generated text must describe a catalog item or an accepted user."""
         entity = text.column("entity")
         is_item = np.asarray(pc.equal(entity, "item").to_numpy(zero_copy_only=False), dtype=bool)

@@ -5,10 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from recaug_core import arrays
-from recaug_core.api import FilterResult, Options, QualityFilter
-from recaug_core.data import Dataset, IdIndex
-from recaug_core.runtime import RunContext
+from recaug_core import Context, Dataset, FilterResult, IdIndex, Options, QualityFilter, arrays
 from recaug_filters.rows import split_rows
 
 REPEATS_REAL = "dedupe: repeats a real training pair"
@@ -20,7 +17,7 @@ class DedupeFilter(QualityFilter):
     description = "Drops synthetic rows that repeat a real training pair or each other."
     Options = Options
 
-    def apply(self, train: Dataset, synthetic: pa.Table, ctx: RunContext) -> FilterResult:
+    def apply(self, train: Dataset, synthetic: pa.Table, ctx: Context) -> FilterResult:
         users = train.user_index.extend(synthetic.column("user_id"))
         items = train.item_index.extend(synthetic.column("item_id"))
         real_keys = _pair_keys(train.interactions, users, items)

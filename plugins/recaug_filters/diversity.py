@@ -16,9 +16,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from recaug_core.api import FilterResult, Options, QualityFilter
-from recaug_core.data import Dataset
-from recaug_core.runtime import RunContext
+from recaug_core import Context, Dataset, FilterResult, Options, QualityFilter
 from recaug_filters.minhash import band_layout, candidate_pairs, signatures
 from recaug_filters.rows import real_user_mask, split_rows, user_sets
 
@@ -65,7 +63,7 @@ class DiversityFilter(QualityFilter):
     Options = DiversityOptions
     options: DiversityOptions
 
-    def apply(self, train: Dataset, synthetic: pa.Table, ctx: RunContext) -> FilterResult:
+    def apply(self, train: Dataset, synthetic: pa.Table, ctx: Context) -> FilterResult:
         opts = self.options
         in_scope = np.ones(synthetic.num_rows, dtype=bool)
         if opts.scope == "new-users":

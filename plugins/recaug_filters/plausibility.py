@@ -25,13 +25,23 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, field_validator
 
-from recaug_core import arrays
-from recaug_core.api import FilterResult, Options, QualityFilter, Recommender, parse_pairs
-from recaug_core.data import Dataset
-from recaug_core.errors import OptionsError, RecaugError
-from recaug_core.registry import create, get_registry
-from recaug_core.runtime import RunContext, seed_everything
-from recaug_core.split import SplitSpec, split_dataset
+from recaug_core import (
+    Context,
+    Dataset,
+    FilterResult,
+    Options,
+    OptionsError,
+    QualityFilter,
+    RecaugError,
+    Recommender,
+    SplitSpec,
+    arrays,
+    component_class,
+    create,
+    parse_pairs,
+    seed_everything,
+    split_dataset,
+)
 from recaug_filters.rows import split_rows
 
 IMPLAUSIBLE = "plausibility: ranks too low for the user"
@@ -99,12 +109,12 @@ class PlausibilityFilter(QualityFilter):
         super().__init__(options)
         # Check the backend and its options now, before any data is read.
         try:
-            backend = get_registry().get("backends", self.options.backend)
+            backend = component_class("backends", self.options.backend)
             backend.parse_options(self.options.backend_options)
         except RecaugError as exc:
             raise OptionsError(f"option 'backend' of filter '{self.name}': {exc}") from None
 
-    def apply(self, train: Dataset, synthetic: pa.Table, ctx: RunContext) -> FilterResult:
+    def apply(self, train: Dataset, synthetic: pa.Table, ctx: Context) -> FilterResult:
         opts = self.options
         model, fit_s, reused = fitted_backend(
             opts.backend, opts.backend_options, opts.valid_share, train, ctx
@@ -214,7 +224,7 @@ _fitted: dict[str, Recommender] = {}
 
 
 def fitted_backend(
-    name: str, options: dict[str, Any], valid_share: float, train: Dataset, ctx: RunContext
+    name: str, options: dict[str, Any], valid_share: float, train: Dataset, ctx: Context
 ) -> tuple[Recommender, float, bool]:
     """The backend ``name`` trained on ``train``'s real rows: (model, fit seconds, reused).
 

@@ -23,11 +23,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, field_validator
 
-from recaug_core.api import FilterResult, Options, QualityFilter
-from recaug_core.data import Dataset
-from recaug_core.metrics import gini
-from recaug_core.runtime import RunContext
-from recaug_core.targets import tail_items
+from recaug_core import Context, Dataset, FilterResult, Options, QualityFilter, gini, tail_items
 from recaug_filters.rows import split_rows
 
 OVER_TARGET = "popularity: popularity bin over its share of the target curve"
@@ -68,7 +64,7 @@ class PopularityFilter(QualityFilter):
     Options = PopularityOptions
     options: PopularityOptions
 
-    def apply(self, train: Dataset, synthetic: pa.Table, ctx: RunContext) -> FilterResult:
+    def apply(self, train: Dataset, synthetic: pa.Table, ctx: Context) -> FilterResult:
         popularity = train.real().item_popularity()
         items = train.item_index.lookup(synthetic.column("item_id"))
         known = items >= 0

@@ -20,10 +20,15 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from recaug_core.api import FilterResult, Options, QualityFilter
-from recaug_core.data import GENERATED_MARK, Dataset
-from recaug_core.metrics import nearest_jaccard
-from recaug_core.runtime import RunContext
+from recaug_core import (
+    GENERATED_MARK,
+    Context,
+    Dataset,
+    FilterResult,
+    Options,
+    QualityFilter,
+    nearest_jaccard,
+)
 from recaug_filters.ngrams import copied_texts
 from recaug_filters.rows import real_sets, real_user_mask, split_rows, user_sets
 
@@ -61,7 +66,7 @@ class PrivacyFilter(QualityFilter):
     Options = PrivacyOptions
     options: PrivacyOptions
 
-    def apply(self, train: Dataset, synthetic: pa.Table, ctx: RunContext) -> FilterResult:
+    def apply(self, train: Dataset, synthetic: pa.Table, ctx: Context) -> FilterResult:
         new_user = ~real_user_mask(train, synthetic.column("user_id"))
         sets = user_sets(train, synthetic.filter(pa.array(new_user)))
         real = real_sets(train, sets.items)
@@ -88,7 +93,7 @@ class PrivacyFilter(QualityFilter):
                 )
         return split_rows(synthetic, drop, TOO_CLOSE, stats=stats)
 
-    def apply_text(self, train: Dataset, text: pa.Table, ctx: RunContext) -> FilterResult:
+    def apply_text(self, train: Dataset, text: pa.Table, ctx: Context) -> FilterResult:
         reference = training_text(train)
         copied = copied_texts(text.column("text"), reference, self.options.max_ngram)
         return split_rows(text, copied, COPIED_TEXT)

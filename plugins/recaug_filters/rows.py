@@ -11,9 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from recaug_core import arrays
-from recaug_core.api import FilterResult
-from recaug_core.data import Dataset, IdIndex
+from recaug_core import Dataset, FilterResult, IdIndex, arrays
 
 
 def split_rows(

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 from recaug_vae.options import GenerationOptions
 
-from recaug_core.api import Options
+from recaug_core import Options
 
 
 class GanTrainingOptions(Options):

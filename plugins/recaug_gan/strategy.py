@@ -19,9 +19,7 @@ import numpy as np
 import pyarrow as pa
 from recaug_vae import generation
 
-from recaug_core.api import GenerationRequest, Strategy
-from recaug_core.data import Dataset
-from recaug_core.runtime import RunContext
+from recaug_core import Context, Dataset, GenerationRequest, Strategy
 from recaug_gan.options import GanStrategyOptions, GanTrainingOptions
 
 
@@ -31,7 +29,7 @@ class GanStrategy(Strategy):
     Options = GanStrategyOptions
     options: GanStrategyOptions
 
-    def fit(self, train: Dataset, ctx: RunContext) -> None:
+    def fit(self, train: Dataset, ctx: Context) -> None:
         from recaug_vae.checkpoints import fit_settings, load_or_fit
 
         from recaug_gan.training import build, fit_gan
@@ -50,7 +48,7 @@ class GanStrategy(Strategy):
         )
         self.generator_: Any = model.cpu().eval()
 
-    def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext) -> pa.Table:
+    def generate(self, train: Dataset, request: GenerationRequest, ctx: Context) -> pa.Table:
         return generation.generate_rows(
             self.name,
             train,
@@ -72,7 +70,7 @@ class GanStrategy(Strategy):
         with torch.no_grad():
             return self.generator_(condition).numpy()
 
-    def _masked_parents(self, start: int, n: int, ctx: RunContext) -> tuple[np.ndarray, np.ndarray]:
+    def _masked_parents(self, start: int, n: int, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
         active = np.flatnonzero(np.diff(self.matrix_.indptr))

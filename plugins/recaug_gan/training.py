@@ -11,7 +11,7 @@ import torch
 from recaug_vae.checkpoints import EpochCheckpoints, resume_training, training_tensors
 from recaug_vae.rows import batches, dense_rows, generator
 
-from recaug_core.runtime import RunContext
+from recaug_core import Context
 from recaug_gan.model import (
     Discriminator,
     Generator,
@@ -39,7 +39,7 @@ def build(n_items: int, options: GanTrainingOptions, seed: int) -> tuple[Generat
 def fit_gan(
     matrix: sp.csr_matrix,
     options: GanTrainingOptions,
-    ctx: RunContext,
+    ctx: Context,
     seed: int,
     checkpoints: EpochCheckpoints | None = None,
 ) -> FittedGan:

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from recaug_core.data import Dataset
-from recaug_core.errors import RecaugError
+from recaug_core import Dataset, RecaugError
 
 NAME_COLUMNS = ("title", "movie_title", "name")
 HISTORY = "{history}"

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from recaug_core.runtime import RunContext
+from recaug_core import Context
 from recaug_lora_gen import prompts
 from recaug_lora_gen.catalog import Catalog, Template
 from recaug_lora_gen.constrain import ItemTrie
@@ -46,7 +46,7 @@ class Fitted:
         histories: Sequence[np.ndarray],
         banned: Sequence[np.ndarray],
         n_items: int | Sequence[int],
-        ctx: RunContext,
+        ctx: Context,
         phase: str,
         *,
         allowed: np.ndarray | None = None,

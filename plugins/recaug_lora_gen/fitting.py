@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from recaug_core.data import Dataset
-from recaug_core.runtime import RunContext
+from recaug_core import Context, Dataset
 from recaug_lora_gen import models, prompts
 from recaug_lora_gen.catalog import Catalog, Template, item_names
 from recaug_lora_gen.constrain import ItemTrie
@@ -39,7 +38,7 @@ ADAPTER = "adapter"
 FINGERPRINT_FILE = "recaug-fingerprint.txt"
 
 
-def fit_model(train: Dataset, options: LoraGenOptions, ctx: RunContext) -> Fitted:
+def fit_model(train: Dataset, options: LoraGenOptions, ctx: Context) -> Fitted:
     real = train.real()
     indptr, items = real.sequences()
     names = item_names(train, options.name_column)
@@ -80,7 +79,7 @@ def _tiny(
     items: np.ndarray,
     data_key: str,
     options: LoraGenOptions,
-    ctx: RunContext,
+    ctx: Context,
 ) -> Path:
     from recaug_lora_gen.text import item_documents
 
@@ -103,7 +102,7 @@ def _tiny(
     return ensure_tiny(cache_root(options, ctx), key, names, texts, documents, options, ctx)
 
 
-def _adapt(fitted: Fitted, train: Dataset, key: str, ctx: RunContext) -> Any:
+def _adapt(fitted: Fitted, train: Dataset, key: str, ctx: Context) -> Any:
     """The model with LoRA: loaded from ``adapter``, or a finished adapter of this run when
     resuming, or fine-tuned now (then saved)."""
     options = fitted.options
@@ -128,7 +127,7 @@ def _adapt(fitted: Fitted, train: Dataset, key: str, ctx: RunContext) -> Any:
     return model
 
 
-def _finetune(fitted: Fitted, train: Dataset, key: str, ctx: RunContext) -> None:
+def _finetune(fitted: Fitted, train: Dataset, key: str, ctx: Context) -> None:
     options = fitted.options
     if options.mode == "text":
         from recaug_lora_gen.text import finetune_examples
@@ -169,7 +168,7 @@ def fit_key_options(options: LoraGenOptions) -> dict[str, Any]:
     return {k: v for k, v in options.model_dump(mode="json").items() if k not in GENERATION_ONLY}
 
 
-def cache_root(options: LoraGenOptions, ctx: RunContext) -> Path:
+def cache_root(options: LoraGenOptions, ctx: Context) -> Path:
     if options.cache_dir:
         path = Path(options.cache_dir).expanduser()
         path.mkdir(parents=True, exist_ok=True)

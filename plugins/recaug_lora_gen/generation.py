@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from recaug_core.runtime import RunContext, stable_hash
+from recaug_core import Context, stable_hash
 from recaug_lora_gen.constrain import CatalogConstraint, ItemTrie
 
 
@@ -29,7 +29,7 @@ class GenerationStats:
     seconds: float = 0.0
 
 
-def my_batches(n_prompts: int, batch_size: int, ctx: RunContext) -> range:
+def my_batches(n_prompts: int, batch_size: int, ctx: Context) -> range:
     """The batch starts this process samples: every ``world``-th batch from its rank.
 
     Each batch is seeded by its start, so the rows do not depend on how many processes share
@@ -40,7 +40,7 @@ def my_batches(n_prompts: int, batch_size: int, ctx: RunContext) -> range:
     return range(accelerator.process_index * batch_size, n_prompts, step)
 
 
-def gather_rows(results: list[list[Any]], ctx: RunContext) -> list[list[Any]]:
+def gather_rows(results: list[list[Any]], ctx: Context) -> list[list[Any]]:
     """Every process's results merged by prompt (each prompt was sampled by one process)."""
     accelerator = ctx.accelerator()
     if accelerator.num_processes == 1:
@@ -75,7 +75,7 @@ def sample_items(
     *,
     pad_id: int,
     eos_id: int,
-    ctx: RunContext,
+    ctx: Context,
     phase: str,
     constrained: bool = True,
     stats: GenerationStats | None = None,
@@ -151,7 +151,7 @@ def sample_text(
     *,
     pad_id: int,
     eos_id: int,
-    ctx: RunContext,
+    ctx: Context,
     banned_tokens: Sequence[int] = (),
 ) -> list[str]:
     """Free text after each prompt (no catalog constraint), one sample per prompt;

@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from recaug_core.errors import RecaugError
+from recaug_core import RecaugError
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from recaug_core.api import Options
+from recaug_core import Options
 
 Mode = Literal["extend", "synthesize", "text"]
 DEFAULT_TEMPLATE = "History: {history} Next:"

@@ -17,10 +17,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recaug_core.api import GenerationRequest, Strategy, SyntheticData
-from recaug_core.data import Dataset, empty_interactions, synthetic_table
-from recaug_core.runtime import RunContext
-from recaug_core.targets import tail_items, target_users
+from recaug_core import (
+    Context,
+    Dataset,
+    GenerationRequest,
+    Strategy,
+    SyntheticData,
+    empty_interactions,
+    synthetic_table,
+    tail_items,
+    target_users,
+)
 from recaug_lora_gen.options import LoraGenOptions
 
 SYNTHETIC_PREFIX = "syn-lora-gen-"
@@ -35,14 +42,14 @@ class LoraGenStrategy(Strategy):
     Options = LoraGenOptions
     options: LoraGenOptions
 
-    def fit(self, train: Dataset, ctx: RunContext) -> None:
+    def fit(self, train: Dataset, ctx: Context) -> None:
         from recaug_lora_gen.fitting import fit_model
 
         with cpu_threads(self.options, ctx):
             self.fitted_ = fit_model(train, self.options, ctx)
 
     def generate(
-        self, train: Dataset, request: GenerationRequest, ctx: RunContext
+        self, train: Dataset, request: GenerationRequest, ctx: Context
     ) -> pa.Table | SyntheticData:
         if request.budget == 0:
             return empty_interactions()
@@ -50,7 +57,7 @@ class LoraGenStrategy(Strategy):
             return self._generate(train, request, ctx)
 
     def _generate(
-        self, train: Dataset, request: GenerationRequest, ctx: RunContext
+        self, train: Dataset, request: GenerationRequest, ctx: Context
     ) -> pa.Table | SyntheticData:
         if self.options.mode == "text":
             from recaug_lora_gen.text import generate_text
@@ -60,7 +67,7 @@ class LoraGenStrategy(Strategy):
             return self._synthesize(train, request, ctx)
         return self._extend(train, request, ctx)
 
-    def _extend(self, train: Dataset, request: GenerationRequest, ctx: RunContext) -> pa.Table:
+    def _extend(self, train: Dataset, request: GenerationRequest, ctx: Context) -> pa.Table:
         fitted, options = self.fitted_, self.options
         users = target_users(train, request.target)
         per_user = options.per_user
@@ -88,7 +95,7 @@ class LoraGenStrategy(Strategy):
             timestamp=pa.array(stamps, pa.int64()),
         ).slice(0, request.budget)
 
-    def _synthesize(self, train: Dataset, request: GenerationRequest, ctx: RunContext) -> pa.Table:
+    def _synthesize(self, train: Dataset, request: GenerationRequest, ctx: Context) -> pa.Table:
         """New users, each started by a few items (in time order) of a random real user and
         continued by the model to a length drawn from the real length distribution."""
         fitted, options = self.fitted_, self.options
@@ -130,7 +137,7 @@ class LoraGenStrategy(Strategy):
 
 
 @contextmanager
-def cpu_threads(options: LoraGenOptions, ctx: RunContext) -> Iterator[None]:
+def cpu_threads(options: LoraGenOptions, ctx: Context) -> Iterator[None]:
     """Run with ``options.threads`` torch threads (1 for the tiny model on CPU: its matrices
     are too small to split, and on a busy machine extra threads wait on each other, measured
     5x slower with 2 threads than with 1), then restore the caller's setting."""

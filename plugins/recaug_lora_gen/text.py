@@ -14,10 +14,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from recaug_core.api import GenerationRequest, SyntheticData
-from recaug_core.data import Dataset, empty_interactions, text_table
-from recaug_core.runtime import RunContext
-from recaug_core.targets import target_users
+from recaug_core import (
+    Context,
+    Dataset,
+    GenerationRequest,
+    SyntheticData,
+    empty_interactions,
+    target_users,
+    text_table,
+)
 from recaug_lora_gen import prompts
 from recaug_lora_gen.catalog import Catalog, Template
 from recaug_lora_gen.options import LoraGenOptions
@@ -67,7 +72,7 @@ def _keywords(descriptions: list[str], history: np.ndarray) -> str:
     return " ".join(word for word, _ in counts.most_common(KEYWORDS))
 
 
-def finetune_examples(fitted: Fitted, train: Dataset, ctx: RunContext) -> list[Example]:
+def finetune_examples(fitted: Fitted, train: Dataset, ctx: Context) -> list[Example]:
     options, catalog, tokenizer = fitted.options, fitted.catalog, fitted.tokenizer
     item_template = Template.build(tokenizer, options.item_template, "{item}")
     user_template = Template.build(tokenizer, options.user_template, "{history}")
@@ -108,7 +113,7 @@ def generate_text(
     train: Dataset,
     request: GenerationRequest,
     options: LoraGenOptions,
-    ctx: RunContext,
+    ctx: Context,
 ) -> SyntheticData:
     from recaug_lora_gen.generation import sample_text
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from recaug_core.runtime import RunContext
+from recaug_core import Context
 
 SPECIALS = ("<pad>", "<unk>", "<s>", "</s>")
 MAX_WORDS = 4000  # plain words besides item names (template and item-text vocabulary)
@@ -80,7 +80,7 @@ def ensure_tiny(
     texts: Sequence[str],
     documents: Any,
     options: Any,
-    ctx: RunContext,
+    ctx: Context,
 ) -> Path:
     """The tiny base model's folder, pretrained now unless the cache already holds it.
 

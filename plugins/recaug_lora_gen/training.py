@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from recaug_core.runtime import RunContext, stable_hash
+from recaug_core import Context, stable_hash
 
 IGNORE = -100
 CHECKPOINT = "checkpoint"
@@ -55,7 +55,7 @@ def run_training(
     folder: Path,
     fingerprint: str,
     pad_id: int,
-    ctx: RunContext,
+    ctx: Context,
 ) -> list[float]:
     """Train ``model``'s trainable parameters on ``examples``; returns the loss per update.
 

@@ -10,9 +10,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from recaug_core.api import Options, Recommender
-from recaug_core.data import Dataset
-from recaug_core.runtime import RunContext
+from recaug_core import Context, Dataset, Options, Recommender
 from recaug_core.text_embeddings import DEFAULT_MODEL
 
 
@@ -76,8 +74,8 @@ class SasrecBackend(Recommender):
     Options = SasrecOptions
     options: SasrecOptions
 
-    def fit(self, train: Dataset, ctx: RunContext, valid: Dataset | None = None) -> None:
-        from recaug_core.evaluate import RankingTask
+    def fit(self, train: Dataset, ctx: Context, valid: Dataset | None = None) -> None:
+        from recaug_core import RankingTask
         from recaug_sasrec.histories import scoring_histories, sequences_of, training_sequences
         from recaug_sasrec.training import fit_sasrec
 
@@ -97,7 +95,7 @@ class SasrecBackend(Recommender):
         )
         self.scorer_ = self.fitted_.scorer(self.histories_)
 
-    def _text_vectors(self, train: Dataset, ctx: RunContext) -> np.ndarray:
+    def _text_vectors(self, train: Dataset, ctx: Context) -> np.ndarray:
         from recaug_core.text_embeddings import encode_texts
 
         texts = train.item_texts(self.options.item_text)

@@ -194,7 +194,7 @@ def save_model(model: SASRec, folder: Path, extra: dict[str, Any]) -> None:
     """Weights as safetensors and the architecture (plus ``extra``) as JSON."""
     from safetensors.torch import save_file
 
-    from recaug_core.files import write_atomic, write_json
+    from recaug_core import write_atomic, write_json
 
     folder.mkdir(parents=True, exist_ok=True)
     state = {

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from recaug_core.evaluate import RankingTask, ranking_means
-from recaug_core.runtime import RunContext
+from recaug_core import Context, RankingTask, ranking_means
 from recaug_sasrec.histories import Sequences
 from recaug_sasrec.model import PAD, SASRec, save_model, windows
 
@@ -78,7 +77,7 @@ def fit_sasrec(
     valid_histories: Sequences,
     text_vectors: np.ndarray | None,
     item_ids: list[str],
-    ctx: RunContext,
+    ctx: Context,
 ) -> FittedSasrec:
     from accelerate.utils import set_seed
 

@@ -17,11 +17,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
-from recaug_core.api import GenerationRequest, Options, Strategy
-from recaug_core.data import Dataset, synthetic_table
-from recaug_core.errors import RecaugError
-from recaug_core.runtime import RunContext
-from recaug_core.targets import tail_items, target_users
+from recaug_core import (
+    Context,
+    Dataset,
+    GenerationRequest,
+    Options,
+    RecaugError,
+    Strategy,
+    synthetic_table,
+    tail_items,
+    target_users,
+)
 from recaug_core.text_embeddings import DEFAULT_MODEL
 from recaug_seq import operators
 from recaug_seq.neighbours import Neighbours, from_cooccurrence, from_embeddings
@@ -135,14 +141,14 @@ class SeqStrategy(Strategy):
     Options = SeqOptions
     options: SeqOptions
 
-    def fit(self, train: Dataset, ctx: RunContext) -> None:
+    def fit(self, train: Dataset, ctx: Context) -> None:
         self.histories_ = histories(train)
         self.vectors_: np.ndarray | None = None
         wants_text = CORRELATED.intersection(self.options.ops)
         if wants_text and self.options.similarity == "text":
             self.vectors_ = self._text_vectors(train, ctx)
 
-    def _text_vectors(self, train: Dataset, ctx: RunContext) -> np.ndarray:
+    def _text_vectors(self, train: Dataset, ctx: Context) -> np.ndarray:
         from recaug_core.text_embeddings import encode_texts
 
         if not train.text_columns():
@@ -157,7 +163,7 @@ class SeqStrategy(Strategy):
             show_progress=ctx.show_progress,
         )
 
-    def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext) -> pa.Table:
+    def generate(self, train: Dataset, request: GenerationRequest, ctx: Context) -> pa.Table:
         options = self.options
         if request.target == "new" and options.output == "real-user":
             raise RecaugError("seq: --target new makes new users, so output=real-user cannot apply")

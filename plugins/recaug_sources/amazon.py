@@ -20,10 +20,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from recaug_core import arrays
-from recaug_core.api import DataSource, Options
-from recaug_core.data import Dataset, normalize_entity_table, normalize_interactions
-from recaug_core.errors import DataError
+from recaug_core import (
+    DataError,
+    Dataset,
+    DataSource,
+    Options,
+    arrays,
+    normalize_entity_table,
+    normalize_interactions,
+)
 from recaug_sources.columns import timestamps_to_seconds
 from recaug_sources.jsonlines import first_json_object, read_jsonl
 from recaug_sources.readers import first_true, logical_suffix

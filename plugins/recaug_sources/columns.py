@@ -14,9 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from recaug_core.api import Options
-from recaug_core.data import normalize_interactions
-from recaug_core.errors import DataError
+from recaug_core import DataError, Options, normalize_interactions
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "user_id": (

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from recaug_core.api import DataSource, Options
-from recaug_core.data import Dataset
-from recaug_core.demo import demo_world
-from recaug_core.errors import RecaugError
+from recaug_core import Dataset, DataSource, Options, RecaugError, demo_world
 
 
 class DemoOptions(Options):

@@ -14,9 +14,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import Field
 
-from recaug_core.api import DataSource
-from recaug_core.data import Dataset, normalize_entity_table
-from recaug_core.errors import DataError, RecaugError
+from recaug_core import DataError, Dataset, DataSource, RecaugError, normalize_entity_table
 from recaug_sources.columns import (
     ColumnOptions,
     find_alias,

@@ -23,7 +23,7 @@ from typing import IO, Any
 import numpy as np
 import pyarrow as pa
 
-from recaug_core.errors import DataError
+from recaug_core import DataError
 from recaug_sources.readers import (
     BLOCK_SIZE,
     LineOf,

@@ -18,9 +18,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from recaug_core.api import DataSource, Options
-from recaug_core.data import Dataset, normalize_entity_table, normalize_interactions
-from recaug_core.errors import DataError
+from recaug_core import (
+    DataError,
+    Dataset,
+    DataSource,
+    Options,
+    normalize_entity_table,
+    normalize_interactions,
+)
 from recaug_sources.readers import (
     Delimited,
     LineOf,

@@ -21,8 +21,7 @@ from typing import IO
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recaug_core.errors import DataError, shown
-from recaug_core.files import special_file_kind
+from recaug_core import DataError, shown, special_file_kind
 
 LineOf = Callable[[int], int]
 COMPRESSIONS = (".gz", ".bz2")

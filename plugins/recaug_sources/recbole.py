@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from recaug_core.api import DataSource
-from recaug_core.data import Dataset, normalize_entity_table, normalize_interactions
-from recaug_core.errors import DataError
+from recaug_core import (
+    DataError,
+    Dataset,
+    DataSource,
+    normalize_entity_table,
+    normalize_interactions,
+)
 from recaug_sources.columns import (
     ColumnOptions,
     column_mapping,

@@ -15,9 +15,13 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import Field, field_validator
 
-from recaug_core.api import DataSource
-from recaug_core.data import Dataset, normalize_entity_table, normalize_interactions
-from recaug_core.errors import DataError
+from recaug_core import (
+    DataError,
+    Dataset,
+    DataSource,
+    normalize_entity_table,
+    normalize_interactions,
+)
 from recaug_sources.columns import (
     ALIASES,
     ColumnOptions,

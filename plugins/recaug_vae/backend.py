@@ -10,9 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from recaug_core.api import Recommender
-from recaug_core.data import Dataset
-from recaug_core.runtime import RunContext
+from recaug_core import Context, Dataset, Recommender
 from recaug_vae.options import VaeBackendOptions
 
 
@@ -22,8 +20,8 @@ class VaeBackend(Recommender):
     Options = VaeBackendOptions
     options: VaeBackendOptions
 
-    def fit(self, train: Dataset, ctx: RunContext, valid: Dataset | None = None) -> None:
-        from recaug_core.evaluate import RankingTask
+    def fit(self, train: Dataset, ctx: Context, valid: Dataset | None = None) -> None:
+        from recaug_core import RankingTask
         from recaug_vae.training import fit_vae
 
         seed = ctx.seed if self.options.seed is None else self.options.seed

@@ -18,9 +18,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from recaug_core.errors import RecaugError
-from recaug_core.files import write_atomic, write_json
-from recaug_core.runtime import RunContext
+from recaug_core import Context, RecaugError, write_atomic, write_json
 
 FORMAT = "recaug-epoch-checkpoint"
 
@@ -134,7 +132,7 @@ def restore_training(
 
 def resume_training(
     checkpoints: EpochCheckpoints | None,
-    ctx: RunContext,
+    ctx: Context,
     name: str,
     modules: dict[str, torch.nn.Module],
     optimizers: dict[str, torch.optim.Optimizer],
@@ -184,7 +182,7 @@ def load_model(folder: Path, module: torch.nn.Module, settings: dict[str, Any]) 
 
 
 def load_or_fit(
-    ctx: RunContext,
+    ctx: Context,
     name: str,
     model: torch.nn.Module,
     settings: dict[str, Any],

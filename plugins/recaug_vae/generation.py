@@ -15,11 +15,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from recaug_core.api import GenerationRequest
-from recaug_core.data import Dataset, empty_interactions, synthetic_table
-from recaug_core.errors import RecaugError
-from recaug_core.runtime import RunContext
-from recaug_core.targets import tail_items, target_users
+from recaug_core import (
+    Context,
+    Dataset,
+    GenerationRequest,
+    RecaugError,
+    empty_interactions,
+    synthetic_table,
+    tail_items,
+    target_users,
+)
 
 BATCH = 512
 
@@ -248,7 +253,7 @@ def generate_rows(
     matrix: sp.csr_matrix,
     options: Any,
     request: GenerationRequest,
-    ctx: RunContext,
+    ctx: Context,
     user_scores: Callable[[np.ndarray], np.ndarray],
     new_user_scores: Callable[[int, int], tuple[np.ndarray, np.ndarray | None]],
 ) -> pa.Table:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from recaug_core.api import Options
+from recaug_core import Options
 
 
 class VaeTrainingOptions(Options):

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recaug_core.runtime import stable_hash
+from recaug_core import stable_hash
 
 
 def generator(seed: int, *keys: object) -> torch.Generator:

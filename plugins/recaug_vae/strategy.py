@@ -17,9 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from recaug_core.api import GenerationRequest, Strategy
-from recaug_core.data import Dataset
-from recaug_core.runtime import RunContext
+from recaug_core import Context, Dataset, GenerationRequest, Strategy
 from recaug_vae import generation
 from recaug_vae.options import VaeStrategyOptions, VaeTrainingOptions
 
@@ -30,7 +28,7 @@ class VaeStrategy(Strategy):
     Options = VaeStrategyOptions
     options: VaeStrategyOptions
 
-    def fit(self, train: Dataset, ctx: RunContext) -> None:
+    def fit(self, train: Dataset, ctx: Context) -> None:
         from recaug_vae.checkpoints import fit_settings, load_or_fit
         from recaug_vae.model import MultVAE
         from recaug_vae.rows import generator
@@ -56,7 +54,7 @@ class VaeStrategy(Strategy):
         )
         self.model_: Any = model.cpu().eval()
 
-    def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext) -> pa.Table:
+    def generate(self, train: Dataset, request: GenerationRequest, ctx: Context) -> pa.Table:
         return generation.generate_rows(
             self.name,
             train,
@@ -68,7 +66,7 @@ class VaeStrategy(Strategy):
             lambda start, n: self._new_user_probabilities(start, n, ctx),
         )
 
-    def _posterior_probabilities(self, users: np.ndarray, ctx: RunContext, key: str) -> np.ndarray:
+    def _posterior_probabilities(self, users: np.ndarray, ctx: Context, key: str) -> np.ndarray:
         import torch
 
         from recaug_vae.rows import dense_rows
@@ -79,7 +77,7 @@ class VaeStrategy(Strategy):
         return self.model_.probabilities(dense_rows(self.matrix_, users), noise).numpy()
 
     def _new_user_probabilities(
-        self, start: int, n: int, ctx: RunContext
+        self, start: int, n: int, ctx: Context
     ) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
 

@@ -12,8 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recaug_core.evaluate import RankingTask, ranking_means
-from recaug_core.runtime import RunContext
+from recaug_core import Context, RankingTask, ranking_means
 from recaug_vae.checkpoints import EpochCheckpoints, resume_training, training_tensors
 from recaug_vae.model import MultVAE
 from recaug_vae.options import VaeTrainingOptions
@@ -34,7 +33,7 @@ class FittedVae:
 def fit_vae(
     matrix: sp.csr_matrix,
     options: VaeTrainingOptions,
-    ctx: RunContext,
+    ctx: Context,
     seed: int,
     *,
     task: RankingTask | None = None,

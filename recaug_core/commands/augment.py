@@ -133,7 +133,7 @@ def augment_command(
     )
     from recaug_core.registry import create
     from recaug_core.runfolder import RunFolder
-    from recaug_core.runtime import RunContext
+    from recaug_core.runtime import Context
     from recaug_core.split import split_dataset
 
     # Validate everything the user typed before any data is read.
@@ -160,7 +160,7 @@ def augment_command(
         loaded = load_from_cli(**data_args)
         split = split_dataset(loaded.dataset, spec, seed=seed)
         split_s = time.perf_counter() - started - loaded.info["load_s"] - loaded.info["clean_s"]
-        ctx = RunContext(
+        ctx = Context(
             seed=seed, work_dir=Path(out), resume=resuming, mixed_precision=mixed_precision
         )
         generated = None

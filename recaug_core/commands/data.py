@@ -56,7 +56,7 @@ def describe(dataset: Any) -> dict[str, Any]:
     import numpy as np
     import pyarrow.compute as pc
 
-    from recaug_core.data import STANDARD_COLUMNS
+    from recaug_core.schema import STANDARD_COLUMNS
 
     lengths = dataset.user_lengths()
     popularity = dataset.item_popularity()

@@ -124,9 +124,9 @@ def evaluate_command(
 
 
 def _context(seed: int, mixed_precision: str) -> Any:
-    from recaug_core.runtime import RunContext
+    from recaug_core.runtime import Context
 
-    return RunContext(seed=seed, mixed_precision=mixed_precision)
+    return Context(seed=seed, mixed_precision=mixed_precision)
 
 
 def _baseline_only(

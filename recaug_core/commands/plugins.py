@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from recaug_core.commands.common import echo_json
+from recaug_core.kinds import KINDS
 
 
 def register(cli: click.Group) -> None:
@@ -18,7 +19,7 @@ def register(cli: click.Group) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_command(as_json: bool) -> None:
     """Installed plugins: version, hooks, what each provides, and any error."""
-    from recaug_core.registry import get_registry
+    from recaug_core.registry import get_registry, unknown_hooks_message
 
     infos = get_registry().plugin_infos()
     if as_json:
@@ -32,12 +33,14 @@ def plugins_command(as_json: bool) -> None:
             click.echo(f"  hooks: {', '.join(info.hooks)}")
         for kind, names in sorted(info.provides.items()):
             click.echo(f"  {kind}: {', '.join(names)}")
+        if info.unknown_hooks:
+            click.echo(f"  WARNING: {unknown_hooks_message(info.unknown_hooks)}")
         if info.error:
             click.echo(f"  ERROR: {info.error}")
 
 
 @click.command("list")
-@click.argument("kind", type=click.Choice(["sources", "strategies", "filters", "backends"]))
+@click.argument("kind", type=click.Choice(list(KINDS)))
 @click.option(
     "--json", "as_json", is_flag=True, help="Machine-readable output with option schemas."
 )

@@ -8,8 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from recaug_core.data import synthetic_table
-from recaug_core.runtime import RunContext
+from recaug_core import Context, synthetic_table
 from recaug_core.testing import BackendContract, tiny_split
 
 
@@ -25,7 +24,7 @@ class TestPopRealOnlyContract(BackendContract):
 def test_ranks_items_by_training_popularity(tmp_path: Path) -> None:
     split = tiny_split()
     model = TestPopContract().make()
-    model.fit(split.train, RunContext(work_dir=tmp_path, show_progress=False))
+    model.fit(split.train, Context(work_dir=tmp_path, show_progress=False))
     top = model.recommend(np.arange(2), 3)[0]
     counts = split.train.item_popularity()
     assert counts[top].tolist() == sorted(counts, reverse=True)[:3]
@@ -39,7 +38,7 @@ def test_real_only_ignores_synthetic_rows(tmp_path: Path) -> None:
     train = split.train.with_interactions(
         pa.concat_tables([split.train.interactions, fake]), extend_users=True
     )
-    ctx = RunContext(work_dir=tmp_path, show_progress=False)
+    ctx = Context(work_dir=tmp_path, show_progress=False)
     everything, real = TestPopContract().make(), TestPopContract().make(count="real")
     everything.fit(train, ctx)
     real.fit(train, ctx)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from recaug_core import Dataset
 from recaug_core.clean import CleanOptions, clean
-from recaug_core.data import Dataset
 
 
 def data():

@@ -6,17 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from recaug_core.data import (
-    GENERATED_MARK,
-    INTERACTION_SCHEMA,
-    Dataset,
-    IdIndex,
-    attach_text,
-    normalize_interactions,
-    synthetic_table,
-    text_table,
-)
-from recaug_core.errors import DataError
+from recaug_core import GENERATED_MARK, INTERACTION_SCHEMA, DataError, normalize_interactions
+from recaug_core.data import Dataset, IdIndex, attach_text, synthetic_table, text_table
 
 
 def table(**columns):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import Field
 
-from recaug_core.api import Options, Strategy
-from recaug_core.errors import OptionsError
+from recaug_core import Options, OptionsError, Strategy
 
 
 class ListyOptions(Options):

@@ -6,17 +6,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from recaug_core.api import (
+from recaug_core import (
+    GENERATED_MARK,
+    Context,
     FilterResult,
     GenerationRequest,
     QualityFilter,
     Strategy,
     SyntheticData,
+    synthetic_table,
+    text_table,
 )
-from recaug_core.data import GENERATED_MARK, synthetic_table, text_table
 from recaug_core.errors import PluginFailure
 from recaug_core.pipeline import augment_split
-from recaug_core.runtime import RunContext
 from recaug_core.testing import tiny_split
 
 
@@ -68,7 +70,7 @@ def run(strategy, filters=(), budget=None):
         strategy,
         list(filters),
         GenerationRequest(budget=budget),
-        RunContext(show_progress=False),
+        Context(show_progress=False),
     )
 
 
@@ -105,7 +107,7 @@ def test_generated_text_becomes_marked_item_columns_and_new_users_get_indices():
 
 
 def test_crashing_strategy_on_the_command_line_exits_1_naming_it(recaug, tmp_path):
-    from recaug_core.hookspecs import hookimpl
+    from recaug_core import hookimpl
     from recaug_core.registry import get_registry
 
     class CrashPlugin:

@@ -9,8 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from recaug_core.api import FilterResult, QualityFilter, Recommender
-from recaug_core.hookspecs import hookimpl
+from recaug_core import FilterResult, QualityFilter, Recommender, hookimpl
 from recaug_core.registry import get_registry
 
 SMALL = ("demo", "-s", "users=80", "-s", "items=50", "-s", "interactions=1000")

@@ -68,6 +68,42 @@ def test_strict_mode_makes_a_broken_plugin_fatal(fake_distribution, recaug_subpr
     assert "broken" in result.stderr and "Traceback" not in result.stderr
 
 
+MISSPELT_HOOK = """
+from recaug_core import hookimpl
+
+
+@hookimpl
+def register_strategy(register):  # the hook is register_strategies
+    raise AssertionError("never called")
+
+
+@hookimpl
+def register_filters(register):
+    pass
+"""
+
+
+def test_a_misspelt_hook_is_reported_by_plugins(fake_distribution, recaug_subprocess):
+    site = fake_distribution("recaug-typo", {"typo": "recaug_typo"}, {"recaug_typo": MISSPELT_HOOK})
+    listing = recaug_subprocess("plugins", "--json", pythonpath=site)
+    assert listing.returncode == 0, listing.stderr
+    plugin = {p["name"]: p for p in json.loads(listing.stdout)}["typo"]
+    assert plugin["unknown_hooks"] == ["register_strategy"]
+    assert plugin["hooks"] == ["register_filters"]
+    text = recaug_subprocess("plugins", pythonpath=site)
+    assert "WARNING: implements 'register_strategy' (did you mean 'register_strategies'?)" in (
+        text.stdout
+    )
+
+
+def test_strict_mode_refuses_a_misspelt_hook(fake_distribution, recaug_subprocess):
+    site = fake_distribution("recaug-typo", {"typo": "recaug_typo"}, {"recaug_typo": MISSPELT_HOOK})
+    result = recaug_subprocess("plugins", pythonpath=site, env={"RECAUG_STRICT_PLUGINS": "1"})
+    assert result.returncode == 2
+    assert "plugin 'typo' implements 'register_strategy'" in result.stderr
+    assert "not a recaug hook" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_allow_and_deny_lists(fake_distribution, recaug_subprocess):
     site = fake_distribution("recaug-broken", BROKEN)
     only = recaug_subprocess(

@@ -7,10 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from recaug_core.data import Dataset
-from recaug_core.demo import demo_world
-from recaug_core.errors import DataError, RecaugError
-from recaug_core.split import SplitSpec, split_dataset
+from recaug_core import DataError, Dataset, RecaugError, SplitSpec, demo_world, split_dataset
 
 
 @pytest.fixture(scope="module")

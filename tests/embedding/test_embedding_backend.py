@@ -12,12 +12,17 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recaug_core.demo import demo_world
-from recaug_core.errors import OptionsError, RecaugError
-from recaug_core.evaluate import RankingTask, evaluate_model, ranking_means
+from recaug_core import (
+    Context,
+    OptionsError,
+    RankingTask,
+    RecaugError,
+    demo_world,
+    ranking_means,
+    split_dataset,
+)
+from recaug_core.evaluate import evaluate_model
 from recaug_core.registry import get_registry
-from recaug_core.runtime import RunContext
-from recaug_core.split import split_dataset
 from recaug_core.testing import BackendContract, tiny_split
 
 FAST = {"dim": 16, "epochs": 4, "batch_size": 256, "negatives": 2}
@@ -37,8 +42,8 @@ def backend_class() -> type:
     return get_registry().get("backends", "embedding")
 
 
-def context(tmp_path: Path, seed: int = 0, **kwargs: object) -> RunContext:
-    return RunContext(seed=seed, work_dir=tmp_path, show_progress=False, **kwargs)
+def context(tmp_path: Path, seed: int = 0, **kwargs: object) -> Context:
+    return Context(seed=seed, work_dir=tmp_path, show_progress=False, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +205,7 @@ def test_lightgcn_on_a_device_without_sparse_kernels_says_how_to_run_it() -> Non
     import torch
     from recaug_embedding.graph import Propagator, normalized_adjacency
 
-    from recaug_core.errors import RecaugError
+    from recaug_core import RecaugError
 
     propagator = Propagator(normalized_adjacency(random_interactions(1)))
     with pytest.raises(RecaugError, match=r"ACCELERATE_USE_CPU=1.*model=bpr"):

@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recaug_core.errors import DataError, RecaugError
+from recaug_core import Context, DataError, RecaugError
 from recaug_core.registry import get_registry
-from recaug_core.runtime import RunContext
 from recaug_core.testing import tiny_dataset, tiny_split
 from recaug_core.text_embeddings import DEFAULT_MODEL, encode_texts, resolve_model
 
@@ -78,8 +77,8 @@ def text_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(model_dir)
 
 
-def context(tmp_path: Path) -> RunContext:
-    return RunContext(seed=0, work_dir=tmp_path, show_progress=False)
+def context(tmp_path: Path) -> Context:
+    return Context(seed=0, work_dir=tmp_path, show_progress=False)
 
 
 def backend(**options: object) -> object:

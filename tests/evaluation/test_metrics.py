@@ -8,9 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from recaug_core import metrics
-from recaug_core.data import Dataset
-from recaug_core.evaluate import Ranking, score_ranking
+from recaug_core import Dataset, metrics
+from recaug_core.ranking import Ranking, score_ranking
 from recaug_core.targets import tail_items, user_groups
 
 N_ITEMS = 6

@@ -10,10 +10,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from recaug_core.api import Recommender
+from recaug_core import RankingTask, Recommender, SplitSpec, ranking_means, split_dataset
 from recaug_core.data import Dataset, concat_interactions, synthetic_table
-from recaug_core.evaluate import RankingTask, aggregate, rank, ranking_means
-from recaug_core.split import SplitSpec, split_dataset
+from recaug_core.evaluate import aggregate
+from recaug_core.ranking import rank
 
 ITEMS = [f"i{k}" for k in range(6)]
 

@@ -10,10 +10,16 @@ from __future__ import annotations
 from collections import Counter
 from typing import Literal
 
-from recaug_core import hookimpl
-from recaug_core.api import FilterResult, GenerationRequest, Options, QualityFilter, Strategy
-from recaug_core.data import Dataset
-from recaug_core.runtime import RunContext
+from recaug_core import (
+    Context,
+    Dataset,
+    FilterResult,
+    GenerationRequest,
+    Options,
+    QualityFilter,
+    Strategy,
+    hookimpl,
+)
 
 GENERATED: Counter[str] = Counter()
 
@@ -28,11 +34,11 @@ class FaultyStrategy(Strategy):
     Options = FaultyOptions
     options: FaultyOptions
 
-    def fit(self, train: Dataset, ctx: RunContext) -> None:
+    def fit(self, train: Dataset, ctx: Context) -> None:
         if self.options.stage == "fit":
             raise ValueError("planted fault in fit")
 
-    def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext):
+    def generate(self, train: Dataset, request: GenerationRequest, ctx: Context):
         if self.options.stage == "interrupt":
             raise KeyboardInterrupt
         raise RuntimeError("planted fault in generate")
@@ -42,7 +48,7 @@ class FaultyFilter(QualityFilter):
     name = "faulty-filter"
     description = "Raises in apply (test helper)."
 
-    def apply(self, train: Dataset, synthetic, ctx: RunContext) -> FilterResult:
+    def apply(self, train: Dataset, synthetic, ctx: Context) -> FilterResult:
         raise RuntimeError("planted fault in apply")
 
 
@@ -52,7 +58,7 @@ class CountingStrategy(Strategy):
     name = "counting"
     description = "Counts its generate calls (test helper)."
 
-    def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext):
+    def generate(self, train: Dataset, request: GenerationRequest, ctx: Context):
         import recaug_toy
 
         GENERATED[f"seed-{ctx.seed}"] += 1

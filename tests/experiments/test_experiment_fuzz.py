@@ -17,7 +17,7 @@ from experiment_files import HEADER, arm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recaug_core.errors import RecaugError
+from recaug_core import RecaugError
 from recaug_core.experiment_file import load_experiment
 
 CASES: Counter[str] = Counter()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from experiment_files import arm
 
-from recaug_core.errors import RecaugError
+from recaug_core import RecaugError
 from recaug_core.experiment_file import confined, place_write_dirs
 
 

@@ -13,9 +13,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from filters_planted import PlantedPlugin, demo_split, planted_rows
 
+from recaug_core import Context, Split
 from recaug_core.registry import get_registry
-from recaug_core.runtime import RunContext
-from recaug_core.split import Split
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +28,8 @@ def planted(split: Split) -> pa.Table:
 
 
 @pytest.fixture
-def ctx(tmp_path: Path) -> RunContext:
-    return RunContext(seed=0, work_dir=tmp_path, show_progress=False)
+def ctx(tmp_path: Path) -> Context:
+    return Context(seed=0, work_dir=tmp_path, show_progress=False)
 
 
 @pytest.fixture

@@ -9,13 +9,18 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from recaug_core import hookimpl
-from recaug_core.api import GenerationRequest, Strategy
-from recaug_core.data import Dataset, synthetic_table
-from recaug_core.demo import demo_world
-from recaug_core.runtime import RunContext
-from recaug_core.split import Split, split_dataset
-from recaug_core.targets import tail_items
+from recaug_core import (
+    Context,
+    Dataset,
+    GenerationRequest,
+    Split,
+    Strategy,
+    demo_world,
+    hookimpl,
+    split_dataset,
+    synthetic_table,
+    tail_items,
+)
 
 DEMO_SIZE = {"users": 200, "items": 200, "interactions": 5000}
 # Rows of each kind in planted_rows(); good rows are all on plausible tail items.
@@ -130,7 +135,7 @@ class PlantedStrategy(Strategy):
     name = "planted"
     description = "Test helper: good synthetic rows plus one block of each bad kind."
 
-    def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext) -> pa.Table:
+    def generate(self, train: Dataset, request: GenerationRequest, ctx: Context) -> pa.Table:
         return planted_rows(train)
 
 

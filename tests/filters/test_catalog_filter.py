@@ -5,8 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from recaug_core.data import Dataset, synthetic_table, text_table
-from recaug_core.registry import create
+from recaug_core import Dataset, create, synthetic_table, text_table
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import pytest
 from recaug_filters.minhash import band_layout, signatures
 from recaug_filters.rows import binary_matrix
 
-from recaug_core.data import synthetic_table
-from recaug_core.registry import create
+from recaug_core import create, synthetic_table
 
 
 def users_with_sets(sets: dict[str, list[int]]) -> pa.Table:
@@ -75,7 +74,7 @@ def test_small_sets_and_real_users_follow_the_options(split, ctx):
 
 @pytest.mark.parametrize("bands", [3, 200])
 def test_bands_must_divide_num_perm(bands):
-    from recaug_core.errors import OptionsError
+    from recaug_core import OptionsError
 
     with pytest.raises(OptionsError, match="bands"):
         create("filters", "diversity", {"num_perm": 128, "bands": bands})

@@ -9,8 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recaug_core.data import synthetic_table
-from recaug_core.split import Split
+from recaug_core import Split, synthetic_table
 from recaug_core.testing import FilterContract
 
 

@@ -7,12 +7,8 @@ import pyarrow as pa
 import pytest
 from recaug_filters.plausibility import rank_percentiles
 
-from recaug_core import hookimpl
-from recaug_core.api import Recommender
-from recaug_core.data import synthetic_table
-from recaug_core.errors import OptionsError
+from recaug_core import Context, OptionsError, Recommender, hookimpl, synthetic_table
 from recaug_core.registry import create, get_registry
-from recaug_core.runtime import RunContext
 
 
 class ItemOrderBackend(Recommender):
@@ -148,7 +144,7 @@ def test_rows_that_cannot_be_ranked_follow_unscored(item_order, split, ctx, unsc
 
 
 def test_backend_trained_once_per_split(item_order, split, planted, tmp_path):
-    ctx = RunContext(seed=1234, work_dir=tmp_path, show_progress=False)  # a seed no test used
+    ctx = Context(seed=1234, work_dir=tmp_path, show_progress=False)  # a seed no test used
     item_order.fits = 0
     options = {"backend": "item-order-test", "backend_options": {}}
     first = create("filters", "plausibility", options).apply(split.train, planted, ctx)
@@ -156,7 +152,7 @@ def test_backend_trained_once_per_split(item_order, split, planted, tmp_path):
     again = second.apply(split.train, planted, ctx)
     assert item_order.fits == 1
     assert first.stats["backend_reused"] is False and again.stats["backend_reused"] is True
-    other_seed = RunContext(seed=1235, work_dir=tmp_path, show_progress=False)
+    other_seed = Context(seed=1235, work_dir=tmp_path, show_progress=False)
     second.apply(split.train, planted, other_seed)
     assert item_order.fits == 2
 

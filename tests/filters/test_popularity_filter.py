@@ -5,12 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recaug_core.data import synthetic_table
-from recaug_core.errors import OptionsError
-from recaug_core.metrics import gini
-from recaug_core.registry import create
-from recaug_core.runtime import RunContext
-from recaug_core.targets import tail_items
+from recaug_core import Context, OptionsError, create, gini, synthetic_table, tail_items
 
 
 def popular_rows(train, n: int, seed: int = 0):
@@ -85,7 +80,7 @@ def test_same_seed_same_rows_other_seed_other_rows(split, tmp_path):
     flt = create("filters", "popularity", {"max_head_share": 0.2})
 
     def kept_with(seed):
-        return flt.apply(split.train, rows, RunContext(seed=seed, show_progress=False)).kept
+        return flt.apply(split.train, rows, Context(seed=seed, show_progress=False)).kept
 
     assert kept_with(1).equals(kept_with(1))
     assert not kept_with(1).equals(kept_with(2))

@@ -9,9 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from recaug_core.data import Dataset, synthetic_table, text_table
+from recaug_core import Dataset, create, synthetic_table, text_table
 from recaug_core.pipeline import Generated, apply_filters
-from recaug_core.registry import create
 
 
 def user_rows(sets: dict[str, list[str]]) -> pa.Table:

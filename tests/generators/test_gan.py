@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from recaug_core.api import GenerationRequest
-from recaug_core.errors import OptionsError
+from recaug_core import Context, GenerationRequest, OptionsError
 from recaug_core.registry import get_registry
-from recaug_core.runtime import RunContext
 from recaug_core.testing import StrategyContract, tiny_split
 
 TINY = {"hidden_g": 32, "hidden_d": 16, "epochs": 3, "batch_size": 16}
@@ -29,8 +27,8 @@ class TestGanSynthesizeContract(StrategyContract):
     target = "new"
 
 
-def context(tmp_path: Path, seed: int = 0) -> RunContext:
-    return RunContext(seed=seed, work_dir=tmp_path, show_progress=False)
+def context(tmp_path: Path, seed: int = 0) -> Context:
+    return Context(seed=seed, work_dir=tmp_path, show_progress=False)
 
 
 def strategy(**options: Any) -> Any:
@@ -73,9 +71,7 @@ def test_zr_pushes_unpurchased_outputs_down(tmp_path: Path) -> None:
 def test_generator_learns_users_tastes(tmp_path: Path) -> None:
     """Ranking a user's unseen items by the generator's output beats popularity on test
     data, and the user's own items get high outputs."""
-    from recaug_core.demo import demo_world
-    from recaug_core.evaluate import RankingTask, ranking_means
-    from recaug_core.split import split_dataset
+    from recaug_core import RankingTask, demo_world, ranking_means, split_dataset
 
     split = split_dataset(demo_world(n_users=200, n_items=100, n_interactions=3000), seed=0)
     matrix = split.train.interaction_matrix()
@@ -108,7 +104,7 @@ def test_synthesize_records_the_parent_and_fills_the_budget(tmp_path: Path) -> N
 
 
 def test_long_tail_target_draws_tail_items_only(tmp_path: Path) -> None:
-    from recaug_core.targets import tail_items
+    from recaug_core import tail_items
 
     split = tiny_split()
     gan = strategy()

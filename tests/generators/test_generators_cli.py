@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import scipy.sparse as sp
 
-from recaug_core.data import IdIndex
+from recaug_core import IdIndex
 from recaug_core.metrics import exact_copy_rate
 
 SMALL = ("demo", "-s", "users=200", "-s", "items=100", "-s", "interactions=3000")

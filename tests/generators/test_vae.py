@@ -10,13 +10,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from recaug_core.api import GenerationRequest
-from recaug_core.demo import demo_world
-from recaug_core.errors import OptionsError
+from recaug_core import Context, GenerationRequest, OptionsError, demo_world, split_dataset
 from recaug_core.evaluate import evaluate_model
 from recaug_core.registry import get_registry
-from recaug_core.runtime import RunContext
-from recaug_core.split import split_dataset
 from recaug_core.testing import BackendContract, StrategyContract, tiny_split
 
 TINY = {"hidden": 32, "latent": 8, "epochs": 3, "batch_size": 32}
@@ -38,8 +34,8 @@ class TestVaeBackendContract(BackendContract):
     options: ClassVar[dict[str, Any]] = {**TINY, "epochs": 4}
 
 
-def context(tmp_path: Path, seed: int = 0, resume: bool = False) -> RunContext:
-    return RunContext(seed=seed, work_dir=tmp_path, show_progress=False, resume=resume)
+def context(tmp_path: Path, seed: int = 0, resume: bool = False) -> Context:
+    return Context(seed=seed, work_dir=tmp_path, show_progress=False, resume=resume)
 
 
 def strategy(**options: Any) -> Any:
@@ -187,7 +183,7 @@ def test_resume_continues_from_the_last_epoch(tmp_path: Path) -> None:
 
 
 def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> None:
-    from recaug_core.errors import RecaugError
+    from recaug_core import RecaugError
 
     split = tiny_split()
     stop_after_three(strategy(epochs=6), split.train, tmp_path)
@@ -232,7 +228,7 @@ def test_bad_options_name_the_option(options: dict[str, Any], word: str) -> None
 
 
 def test_extend_for_new_users_is_refused(tmp_path: Path) -> None:
-    from recaug_core.errors import RecaugError
+    from recaug_core import RecaugError
 
     vae = strategy(mode="extend")
     split = tiny_split()

@@ -71,7 +71,7 @@ def test_items_get_a_separator_only_when_one_name_starts_another():
 def test_names_that_stay_ambiguous_are_an_error():
     from recaug_lora_gen.catalog import Catalog
 
-    from recaug_core.errors import RecaugError
+    from recaug_core import RecaugError
 
     with pytest.raises(RecaugError, match="told apart"):
         Catalog.build(WordTokenizer(), ["Star", "Star ;"])

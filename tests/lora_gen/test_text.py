@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from recaug_core.data import GENERATED_MARK
+from recaug_core import GENERATED_MARK
 
 SMALL_DEMO = ["-s", "users=60", "-s", "items=60", "-s", "interactions=900"]
 

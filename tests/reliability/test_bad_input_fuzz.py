@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from recaug_sources import samples
 
-from recaug_core.errors import RecaugError
+from recaug_core import RecaugError
 from recaug_core.loading import load_data
 
 CASES: Counter[str] = Counter()
@@ -227,11 +227,11 @@ NUMBERS = st.text(alphabet="0123456789.,-e +", max_size=14)
 )
 def test_option_parsers(kind: str, text: str) -> None:
     """The functions behind --filter, --ratios, --k, -o and -s: a value or a named error."""
+    from recaug_core import create
     from recaug_core.cli import error_line
     from recaug_core.commands.augment import build_filters
     from recaug_core.commands.common import option_pairs, split_spec
     from recaug_core.commands.evaluate import parse_ks
-    from recaug_core.registry import create
 
     CASES["option_parsers"] += 1
     try:

@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recaug_core.commands.data import describe
-from recaug_core.data import MAX_TIMESTAMP
 from recaug_core.errors import RecaugError
 from recaug_core.loading import load_data
+from recaug_core.schema import MAX_TIMESTAMP
 
 CASES: Counter[str] = Counter()
 FAMILIES = ("line_endings", "huge_fields", "json_values", "times", "parquet_types")

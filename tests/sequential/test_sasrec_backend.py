@@ -14,11 +14,16 @@ import pyarrow as pa
 import pytest
 from recaug_sasrec.backend import SasrecBackend
 
-from recaug_core.data import Dataset, synthetic_table
-from recaug_core.errors import OptionsError
+from recaug_core import (
+    Context,
+    Dataset,
+    OptionsError,
+    Split,
+    SplitSpec,
+    split_dataset,
+    synthetic_table,
+)
 from recaug_core.evaluate import evaluate_model
-from recaug_core.runtime import RunContext
-from recaug_core.split import Split, SplitSpec, split_dataset
 from recaug_core.testing import BackendContract
 
 FAST = {"hidden": 16, "inner": 16, "max_len": 8, "epochs": 3, "batch_size": 16}
@@ -71,8 +76,8 @@ def _table(user: np.ndarray, item: np.ndarray, step: np.ndarray) -> pa.Table:
     )
 
 
-def _ctx(tmp_path: Path, seed: int = 0) -> RunContext:
-    return RunContext(seed=seed, work_dir=tmp_path, show_progress=False)
+def _ctx(tmp_path: Path, seed: int = 0) -> Context:
+    return Context(seed=seed, work_dir=tmp_path, show_progress=False)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -11,14 +11,20 @@ import pyarrow.compute as pc
 import pytest
 from recaug_seq.strategy import SeqStrategy, histories
 
-from recaug_core.api import GenerationRequest
+from recaug_core import (
+    Context,
+    Dataset,
+    GenerationRequest,
+    OptionsError,
+    RecaugError,
+    Split,
+    SplitSpec,
+    demo_world,
+    split_dataset,
+    tail_items,
+    target_users,
+)
 from recaug_core.cli import invoke
-from recaug_core.data import Dataset
-from recaug_core.demo import demo_world
-from recaug_core.errors import OptionsError, RecaugError
-from recaug_core.runtime import RunContext
-from recaug_core.split import Split, SplitSpec, split_dataset
-from recaug_core.targets import tail_items, target_users
 from recaug_core.testing import StrategyContract
 
 
@@ -36,7 +42,7 @@ def _generate(
     split: Split, options: dict[str, Any] | None = None, seed: int = 0, **request: Any
 ) -> pa.Table:
     strategy = SeqStrategy(options or {})
-    ctx = RunContext(seed=seed, show_progress=False)
+    ctx = Context(seed=seed, show_progress=False)
     strategy.fit(split.train, ctx)
     return strategy.generate(split.train, GenerationRequest(**request), ctx)
 
@@ -194,7 +200,7 @@ def test_data_without_timestamps_yields_null_timestamps(split: Split) -> None:
     )
     train = split.train.with_interactions(untimed)
     strategy = SeqStrategy({"ops": "crop"})
-    ctx = RunContext(seed=0, show_progress=False)
+    ctx = Context(seed=0, show_progress=False)
     strategy.fit(train, ctx)
     table = strategy.generate(train, GenerationRequest(target="all"), ctx)
     assert table.num_rows > 0 and table.column("timestamp").null_count == table.num_rows
@@ -203,7 +209,7 @@ def test_data_without_timestamps_yields_null_timestamps(split: Split) -> None:
 def test_text_similarity_without_item_text_is_a_clear_error(split: Split) -> None:
     bare = Dataset(split.train.interactions)
     with pytest.raises(RecaugError, match="item text"):
-        SeqStrategy({"similarity": "text"}).fit(bare, RunContext(show_progress=False))
+        SeqStrategy({"similarity": "text"}).fit(bare, Context(show_progress=False))
 
 
 @pytest.mark.parametrize(

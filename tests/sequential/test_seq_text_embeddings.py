@@ -12,10 +12,7 @@ import pytest
 from recaug_sasrec.backend import SasrecBackend
 from recaug_seq.strategy import SeqStrategy
 
-from recaug_core.api import GenerationRequest
-from recaug_core.data import Dataset
-from recaug_core.runtime import RunContext
-from recaug_core.split import SplitSpec, split_dataset
+from recaug_core import Context, Dataset, GenerationRequest, SplitSpec, split_dataset
 from recaug_core.testing import tiny_split
 
 WORDS = ["space", "robot", "alien", "star", "love", "kiss", "wedding", "heart"]
@@ -95,7 +92,7 @@ def test_seq_text_similarity_substitutes_items_with_similar_titles(
     strategy = SeqStrategy(
         {"ops": "substitute", "similarity": "text", "text_model": encoder, "neighbours": 3}
     )
-    ctx = RunContext(seed=0, work_dir=tmp_path, show_progress=False)
+    ctx = Context(seed=0, work_dir=tmp_path, show_progress=False)
     strategy.fit(split.train, ctx)
     table = strategy.generate(split.train, GenerationRequest(target="all"), ctx)
     indptr, items = split.train.sequences()
@@ -126,11 +123,9 @@ def test_sasrec_trains_with_item_text_inputs(encoder: str, mode: str, tmp_path: 
     with_text = SasrecBackend(
         {**fast, "item_text": "title,genres", "text_model": encoder, "text_mode": mode}
     )
-    with_text.fit(
-        split.train, RunContext(seed=0, work_dir=tmp_path, show_progress=False), split.valid
-    )
+    with_text.fit(split.train, Context(seed=0, work_dir=tmp_path, show_progress=False), split.valid)
     plain = SasrecBackend(fast)
-    plain.fit(split.train, RunContext(seed=0, show_progress=False), split.valid)
+    plain.fit(split.train, Context(seed=0, show_progress=False), split.valid)
     users = np.arange(5)
     scores = with_text.score(users)
     assert scores.shape == (5, split.train.n_items) and np.isfinite(scores).all()

@@ -11,7 +11,7 @@ import pytest
 from recaug_sources import samples
 from recaug_sources.amazon import AmazonSource
 
-from recaug_core.errors import DataError
+from recaug_core import DataError
 from recaug_core.loading import pick_source
 
 

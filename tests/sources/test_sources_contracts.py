@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from recaug_sources import samples
 
-from recaug_core.data import INTERACTION_SCHEMA
+from recaug_core import INTERACTION_SCHEMA
 from recaug_core.testing import SourceContract
 
 

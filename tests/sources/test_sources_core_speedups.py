@@ -12,8 +12,9 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recaug_core import normalize_interactions
 from recaug_core.clean import _drop_repeats
-from recaug_core.data import constant_strings, normalize_interactions
+from recaug_core.schema import constant_strings
 from recaug_core.split import _order_by_user
 
 

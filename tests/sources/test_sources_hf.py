@@ -13,7 +13,7 @@ import pytest
 from recaug_sources import samples
 from recaug_sources.hf import HFSource
 
-from recaug_core.errors import DataError, RecaugError
+from recaug_core import DataError, RecaugError
 from recaug_core.loading import pick_source
 
 datasets = pytest.importorskip("datasets")

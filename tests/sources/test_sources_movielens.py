@@ -9,7 +9,7 @@ import pytest
 from recaug_sources import samples
 from recaug_sources.movielens import MovieLensSource
 
-from recaug_core.errors import DataError
+from recaug_core import DataError
 from recaug_core.loading import pick_source
 
 

@@ -8,7 +8,7 @@ import pytest
 from recaug_sources import samples
 from recaug_sources.recbole import RecBoleSource
 
-from recaug_core.errors import DataError
+from recaug_core import DataError
 from recaug_core.loading import pick_source
 
 

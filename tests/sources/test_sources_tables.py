@@ -11,7 +11,7 @@ import pytest
 from recaug_sources import samples
 from recaug_sources.tables import TableSource
 
-from recaug_core.errors import DataError
+from recaug_core import DataError
 from recaug_core.loading import load_data, pick_source
 
 

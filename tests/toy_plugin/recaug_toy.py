@@ -6,11 +6,16 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from recaug_core import hookimpl
-from recaug_core.api import GenerationRequest, Options, Strategy
-from recaug_core.data import Dataset, synthetic_table
-from recaug_core.runtime import RunContext
-from recaug_core.targets import target_users
+from recaug_core import (
+    Context,
+    Dataset,
+    GenerationRequest,
+    Options,
+    Strategy,
+    hookimpl,
+    synthetic_table,
+    target_users,
+)
 
 
 class ToyOptions(Options):
@@ -23,11 +28,11 @@ class ToyStrategy(Strategy):
     Options = ToyOptions
     options: ToyOptions
 
-    def fit(self, train: Dataset, ctx: RunContext) -> None:
+    def fit(self, train: Dataset, ctx: Context) -> None:
         popularity = train.item_popularity().astype(float) + 1.0
         self.p_ = popularity / popularity.sum()
 
-    def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext):
+    def generate(self, train: Dataset, request: GenerationRequest, ctx: Context):
         rng = ctx.rng("toy")
         users = target_users(train, request.target)
         per_user = self.options.per_user

@@ -13,10 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from recaug_core.api import FilterResult, Options, QualityFilter
-from recaug_core.data import Dataset, IdIndex
-from recaug_core.errors import RecaugError
-from recaug_core.runtime import RunContext
+from recaug_core import Context, Dataset, FilterResult, IdIndex, Options, QualityFilter, RecaugError
 
 TOO_YOUNG = "age-appropriate: user is younger than the item's minimum age"
 UNKNOWN_AGE = "age-appropriate: age-restricted item for a user of unknown age"
@@ -39,7 +36,7 @@ class AgeAppropriateFilter(QualityFilter):
     Options = AgeOptions
     options: AgeOptions
 
-    def apply(self, train: Dataset, synthetic: pa.Table, ctx: RunContext) -> FilterResult:
+    def apply(self, train: Dataset, synthetic: pa.Table, ctx: Context) -> FilterResult:
         ages = self._column(train.users, "users", "user_id", self.options.age_column)
         min_ages = self._column(train.items, "items", "item_id", self.options.min_age_column)
         # A synthetic user that is not in the users table takes its parent's age.

@@ -17,10 +17,16 @@ import pyarrow as pa
 import scipy.sparse as sp
 from pydantic import Field
 
-from recaug_core.api import GenerationRequest, Options, Strategy
-from recaug_core.data import Dataset, synthetic_table
-from recaug_core.runtime import RunContext
-from recaug_core.targets import tail_items, target_users
+from recaug_core import (
+    Context,
+    Dataset,
+    GenerationRequest,
+    Options,
+    Strategy,
+    synthetic_table,
+    tail_items,
+    target_users,
+)
 
 # Users per dense score block: users x items floats.
 MAX_BLOCK = 1 << 22
@@ -39,7 +45,7 @@ class CooccurrenceStrategy(Strategy):
     Options = CooccurrenceOptions
     options: CooccurrenceOptions
 
-    def fit(self, train: Dataset, ctx: RunContext) -> None:
+    def fit(self, train: Dataset, ctx: Context) -> None:
         matrix = train.interaction_matrix(real_only=True)
         counts = (matrix.T @ matrix).tocsr()
         counts.setdiag(0)
@@ -49,7 +55,7 @@ class CooccurrenceStrategy(Strategy):
         popularity = np.asarray(matrix.sum(axis=0)).ravel()
         self.popularity_ = popularity / max(float(popularity.max()), 1.0)
 
-    def generate(self, train: Dataset, request: GenerationRequest, ctx: RunContext) -> pa.Table:
+    def generate(self, train: Dataset, request: GenerationRequest, ctx: Context) -> pa.Table:
         rng = ctx.rng(self.name)
         per_user = self.options.per_user
         # Random order, so that a budget smaller than the demand picks users at random.

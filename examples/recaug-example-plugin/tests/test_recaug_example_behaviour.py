@@ -13,18 +13,21 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from recaug_core.api import GenerationRequest
-from recaug_core.data import Dataset, synthetic_table
-from recaug_core.errors import RecaugError
-from recaug_core.registry import create
-from recaug_core.runtime import RunContext
-from recaug_core.targets import tail_items
+from recaug_core import (
+    Context,
+    Dataset,
+    GenerationRequest,
+    RecaugError,
+    create,
+    synthetic_table,
+    tail_items,
+)
 from recaug_core.testing import tiny_split
 
 
 @pytest.fixture
-def ctx(tmp_path: Path) -> RunContext:
-    return RunContext(seed=0, work_dir=tmp_path, show_progress=False)
+def ctx(tmp_path: Path) -> Context:
+    return Context(seed=0, work_dir=tmp_path, show_progress=False)
 
 
 def ages(train: Dataset) -> dict[str, int]:
@@ -66,7 +69,7 @@ def test_data_without_ages_is_a_clear_error(ctx):
         create("filters", "age-appropriate").apply(train, rows, ctx)
 
 
-def generate(target: str, ctx: RunContext, budget: int | None = None) -> tuple[Dataset, pa.Table]:
+def generate(target: str, ctx: Context, budget: int | None = None) -> tuple[Dataset, pa.Table]:
     train = tiny_split().train
     strategy = create("strategies", "cooccurrence", {"per_user": 4})
     strategy.fit(train, ctx)
