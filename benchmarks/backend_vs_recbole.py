@@ -129,10 +129,9 @@ def run_child(command: list[str], cwd: Path) -> tuple[dict[str, Any], float]:
 
 def ours_child(args: argparse.Namespace) -> None:
     """In a child process: fit our backend with default options and evaluate it."""
-    from recaug_embedding.backend import EmbeddingBackend
-
     from recaug_core import Context, RankingTask
     from recaug_core.ranking import score_ranking
+    from recaug_embedding.backend import EmbeddingBackend
 
     if args.data == "synthetic-1m":
         split = synthetic_split(args.seed)

@@ -24,10 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from recaug_lora_gen.strategy import cpu_threads
-
 from recaug_core import Context, GenerationRequest, create, split_dataset, target_users
 from recaug_core.loading import load_data
+from recaug_lora_gen.strategy import cpu_threads
 
 
 def main() -> None:

@@ -52,6 +52,7 @@ _HOMES = {
     "component_class": "registry",
     "create": "registry",
     "Context": "runtime",
+    "derived_seed": "runtime",
     "seed_everything": "runtime",
     "stable_hash": "runtime",
     "torch_generator": "runtime",
@@ -94,6 +95,7 @@ __all__ = [
     "component_class",
     "create",
     "demo_world",
+    "derived_seed",
     "empty_interactions",
     "gini",
     "hookimpl",
@@ -137,7 +139,13 @@ if TYPE_CHECKING:
     from recaug_core.metrics import gini, nearest_jaccard
     from recaug_core.ranking import RankingTask, ranking_means
     from recaug_core.registry import component_class, create
-    from recaug_core.runtime import Context, seed_everything, stable_hash, torch_generator
+    from recaug_core.runtime import (
+        Context,
+        derived_seed,
+        seed_everything,
+        stable_hash,
+        torch_generator,
+    )
     from recaug_core.schema import (
         GENERATED_MARK,
         INTERACTION_SCHEMA,

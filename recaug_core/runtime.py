@@ -36,14 +36,19 @@ def stable_hash(*keys: object) -> int:
     return zlib.crc32("\x1f".join(map(str, keys)).encode())
 
 
+def derived_seed(seed: int, *keys: object) -> int:
+    """A seed for ``keys`` under ``seed`` (for torch's generators): each use (an epoch, an
+    initialisation, a batch) draws from its own stream, so a resumed run draws exactly what
+    an uninterrupted one would without saving any random state."""
+    return (seed * 1_000_003 + stable_hash(*keys)) % 2**63
+
+
 def torch_generator(seed: int, *keys: object) -> Any:
-    """A seeded CPU ``torch.Generator`` for ``keys`` under ``seed``: each use (an epoch, an
-    initialisation) draws from its own stream, so a resumed run draws exactly what an
-    uninterrupted one would without saving any random state."""
+    """A CPU ``torch.Generator`` seeded with ``derived_seed(seed, *keys)``."""
     import torch
 
     gen = torch.Generator()
-    gen.manual_seed((seed * 1_000_003 + stable_hash(*keys)) % 2**63)
+    gen.manual_seed(derived_seed(seed, *keys))
     return gen
 
 

@@ -43,7 +43,6 @@ def recaug(capsys: pytest.CaptureFixture[str]):
 def toy_plugin() -> Iterator[None]:
     """Register the toy strategy in-process for the duration of a test."""
     import recaug_toy
-
     from recaug_core.registry import get_registry
 
     registry = get_registry()

@@ -4,7 +4,7 @@ from recaug_core import hookimpl
 
 
 @hookimpl
-def register_backends(register):  # type: ignore[no-untyped-def]
+def register_backends(register):
     from recaug_baselines.pop import PopularityBackend
 
     register(PopularityBackend)

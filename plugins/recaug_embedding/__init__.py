@@ -7,7 +7,7 @@ from recaug_core import hookimpl
 
 
 @hookimpl
-def register_backends(register):  # type: ignore[no-untyped-def]
+def register_backends(register):
     from recaug_embedding.backend import EmbeddingBackend
 
     register(EmbeddingBackend)

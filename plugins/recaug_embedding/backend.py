@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
-from recaug_core import Context, Dataset, Options, RecaugError, Recommender
-from recaug_core.text_embeddings import DEFAULT_MODEL
+from recaug_core import Context, Dataset, RecaugError, Recommender
+from recaug_modelkit.options import Patience, SeedOption, TextOptions
 
 FORMAT = "recaug-embedding"
 FORMAT_VERSION = 1
@@ -49,7 +49,7 @@ MODEL_DEFAULTS: dict[str, dict[str, float | int]] = {
 }
 
 
-class EmbeddingOptions(Options):
+class EmbeddingOptions(SeedOption, TextOptions):
     model: Literal["bpr", "lightgcn"] = Field(
         default="lightgcn",
         description="bpr: matrix factorisation; lightgcn: embeddings averaged over graph hops",
@@ -81,29 +81,7 @@ class EmbeddingOptions(Options):
         defaults = MODEL_DEFAULTS.get(str(model), {})
         return {**defaults, **data}
 
-    patience: int = Field(
-        default=10,
-        ge=0,
-        description="stop after this many epochs without a better validation NDCG@10 "
-        "(0: train all epochs); the best epoch's weights are kept",
-    )
-    seed: int | None = Field(
-        default=None, ge=0, description="training seed (default: the run's --seed)"
-    )
-    item_text: list[str] | None = Field(
-        default=None,
-        description="item text columns (e.g. title,genres) whose sentence embeddings shape "
-        "the item vectors",
-    )
-    text_model: str = Field(
-        default=DEFAULT_MODEL,
-        description="sentence-transformers model id or local folder for item_text",
-    )
-    text_mode: Literal["add", "init"] = Field(
-        default="add",
-        description="add: item vector = free vector + learned projection of its text; "
-        "init: start item vectors from the text's principal directions",
-    )
+    patience: Patience = 10
     save_dir: str | None = Field(
         default=None,
         description="save each fitted model (safetensors + config.json) into a subfolder "
@@ -123,8 +101,8 @@ class EmbeddingBackend(Recommender):
     def fit(self, train: Dataset, ctx: Context, valid: Dataset | None = None) -> None:
         from recaug_embedding.training import fit_embeddings
 
-        seed = ctx.seed if self.options.seed is None else self.options.seed
-        text = self._text_vectors(train, ctx)
+        seed = self.options.training_seed(ctx)
+        text = self.options.text_vectors(train, ctx)
         fitted = fit_embeddings(train, valid, self.options, ctx, seed, text=text)
         self.user_vectors_, self.item_vectors_ = fitted.user_vectors, fitted.item_vectors
         self.user_ids_, self.item_ids_ = train.user_index.ids, train.item_index.ids
@@ -139,19 +117,6 @@ class EmbeddingBackend(Recommender):
             synthetic = train.interactions.num_rows != train.real().interactions.num_rows
             kind = "augmented" if synthetic else "baseline"
             self.save(Path(self.options.save_dir) / f"{kind}-seed{seed}")
-
-    def _text_vectors(self, train: Dataset, ctx: Context) -> np.ndarray | None:
-        if not self.options.item_text:
-            return None
-        from recaug_core.text_embeddings import encode_texts
-
-        texts = train.item_texts(self.options.item_text)
-        return encode_texts(
-            texts,
-            self.options.text_model,
-            cache_dir=ctx.checkpoint_dir("text-embeddings"),
-            show_progress=ctx.show_progress,
-        )
 
     def score(self, users: np.ndarray) -> np.ndarray:
         users = np.asarray(users, dtype=np.int64)

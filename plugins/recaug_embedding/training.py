@@ -4,7 +4,7 @@ Fast by design rather than by tuning: every batch samples its negatives in one v
 call, LightGCN propagates through one symmetric sparse operator (see ``graph``), only a
 batch's sampled pairs are scored, as sparse products (see ``pairs``), and validation ranks
 every user with the same batched code the final evaluation uses
-(``recaug_core.evaluate.RankingTask``).
+(``recaug_core.RankingTask``); ``recaug_modelkit.early_stopping`` keeps the best epoch.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from recaug_core import Context, Dataset, RankingTask, ranking_means, stable_hash
+from recaug_core import Context, Dataset, RankingTask, ranking_means, torch_generator
 from recaug_embedding.graph import Propagator, normalized_adjacency
 from recaug_embedding.model import EmbeddingModel
 from recaug_embedding.sampling import NegativeSampler
-
-VALID_METRIC = "ndcg@10"
+from recaug_modelkit.early_stopping import VALID_METRIC, EarlyStopping
 
 
 @dataclass
@@ -32,12 +31,6 @@ class Fitted:
     best_epoch: int  # 1-based epoch whose weights were kept
     best_valid: float | None  # its validation NDCG@10 (None without validation data)
     history: list[dict[str, float]]
-
-
-def generator(seed: int, *keys: object) -> torch.Generator:
-    gen = torch.Generator()
-    gen.manual_seed((seed * 1_000_003 + stable_hash(*keys)) % 2**63)
-    return gen
 
 
 def fit_embeddings(
@@ -61,7 +54,7 @@ def fit_embeddings(
         options.dim,
         options.layers,
         propagator,
-        generator(seed, "embedding", "init"),
+        torch_generator(seed, "embedding", "init"),
         options.init_std,
         text=None if text is None else torch.from_numpy(text),
         text_mode=options.text_mode,
@@ -86,18 +79,21 @@ def _train(
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
     wrapped, optimizer = accelerator.prepare(model, optimizer)
     device = accelerator.device
-    shuffle = generator(seed, "embedding", "batches")
+    shuffle = torch_generator(seed, "embedding", "batches")
     users_t, items_t = torch.from_numpy(users), torch.from_numpy(items)
     n_pairs = len(users)
     n_batches = max(1, math.ceil(n_pairs / options.batch_size))
     rank, world = accelerator.process_index, accelerator.num_processes
 
-    best_score, best_epoch, best_state = -math.inf, 0, None
-    history: list[dict[str, float]] = []
-    stale = 0
-    bar = ctx.progress(range(1, options.epochs + 1), desc=f"{options.model}", unit="epoch")
-    epoch = 0
-    for epoch in bar:
+    stopping = EarlyStopping(
+        ctx,
+        options.model,
+        options.epochs,
+        options.patience,
+        validate=None if task is None else lambda: validation_score(model, task),
+        keep=model,
+    )
+    for epoch in stopping:
         # Every process draws the same permutation and negatives, then trains on its share.
         order = torch.randperm(n_pairs, generator=shuffle)
         negatives = sampler.sample(users_t[order], options.negatives, shuffle)
@@ -116,36 +112,16 @@ def _train(
             accelerator.backward(objective)
             optimizer.step()
             total_loss += float(loss.detach())
-        record = {"epoch": float(epoch), "loss": total_loss / n_batches}
-        if task is None:
-            best_epoch = epoch
-        else:
-            score = validation_score(model, task)
-            record[VALID_METRIC] = score
-            if score > best_score:
-                best_score, best_epoch, stale = score, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-        history.append(record)
-        bar.set_postfix(
-            loss=f"{record['loss']:.4f}",
-            **({"ndcg@10": f"{record[VALID_METRIC]:.4f}"} if task else {}),
-            **({"best": f"{best_score:.4f}@{best_epoch}"} if task else {}),
-        )
-        if task is not None and options.patience and stale >= options.patience:
-            break
-    bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        stopping.record(epoch, loss=total_loss / n_batches)
+    stopping.finish()
     user_vectors, item_vectors = final_vectors(model)
     return Fitted(
         user_vectors,
         item_vectors,
-        epochs_run=epoch,
-        best_epoch=best_epoch,
-        best_valid=None if task is None else best_score,
-        history=history,
+        epochs_run=stopping.epochs_run,
+        best_epoch=stopping.best_epoch,
+        best_valid=stopping.best_value,
+        history=stopping.history,
     )
 
 

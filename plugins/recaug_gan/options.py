@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from recaug_vae.options import GenerationOptions
 
-from recaug_core import Options
+from recaug_modelkit.options import GenerationOptions, SeedOption
 
 
-class GanTrainingOptions(Options):
+class GanTrainingOptions(SeedOption):
     hidden_g: int = Field(default=400, ge=1, le=65_536, description="generator hidden size")
     hidden_d: int = Field(default=125, ge=1, le=65_536, description="discriminator hidden size")
     layers: int = Field(default=1, ge=1, le=8, description="hidden layers of each network")
@@ -40,9 +39,6 @@ class GanTrainingOptions(Options):
     epochs: int = Field(default=50, ge=1, le=100_000, description="passes over the users")
     batch_size: int = Field(default=64, ge=1, description="users per optimiser step")
     lr: float = Field(default=3e-4, gt=0, le=10, description="Adam learning rate of both nets")
-    seed: int | None = Field(
-        default=None, ge=0, description="training seed (default: the run's --seed)"
-    )
 
 
 class GanStrategyOptions(GanTrainingOptions, GenerationOptions):

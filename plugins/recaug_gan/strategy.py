@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from recaug_vae import generation
 
 from recaug_core import Context, Dataset, GenerationRequest, Strategy
 from recaug_gan.options import GanStrategyOptions, GanTrainingOptions
+from recaug_modelkit import generation
 
 
 class GanStrategy(Strategy):
@@ -30,11 +30,10 @@ class GanStrategy(Strategy):
     options: GanStrategyOptions
 
     def fit(self, train: Dataset, ctx: Context) -> None:
-        from recaug_vae.checkpoints import fit_settings, load_or_fit
-
         from recaug_gan.training import build, fit_gan
+        from recaug_modelkit.checkpoints import fit_settings, load_or_fit
 
-        seed = ctx.seed if self.options.seed is None else self.options.seed
+        seed = self.options.training_seed(ctx)
         self.matrix_ = train.interaction_matrix(real_only=True)
         settings = fit_settings(self.matrix_, self.options, GanTrainingOptions, seed)
         model, _ = build(self.matrix_.shape[1], self.options, seed)
@@ -62,7 +61,8 @@ class GanStrategy(Strategy):
 
     def _outputs(self, users: np.ndarray, keep: Any = None) -> np.ndarray:
         import torch
-        from recaug_vae.rows import dense_rows
+
+        from recaug_modelkit.rows import dense_rows
 
         condition = dense_rows(self.matrix_, users)
         if keep is not None:

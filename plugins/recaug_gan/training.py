@@ -8,10 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 import torch
-from recaug_vae.checkpoints import EpochCheckpoints, resume_training, training_tensors
-from recaug_vae.rows import batches, dense_rows, generator
 
-from recaug_core import Context
+from recaug_core import Context, torch_generator
 from recaug_gan.model import (
     Discriminator,
     Generator,
@@ -20,6 +18,9 @@ from recaug_gan.model import (
     negative_masks,
 )
 from recaug_gan.options import GanTrainingOptions
+from recaug_modelkit.checkpoints import EpochCheckpoints, resume_training, training_tensors
+from recaug_modelkit.early_stopping import EarlyStopping
+from recaug_modelkit.rows import batches, dense_rows
 
 
 @dataclass
@@ -29,7 +30,7 @@ class FittedGan:
 
 
 def build(n_items: int, options: GanTrainingOptions, seed: int) -> tuple[Generator, Discriminator]:
-    init = generator(seed, "gan", "init")
+    init = torch_generator(seed, "gan", "init")
     return (
         Generator(n_items, options.hidden_g, options.layers, init),
         Discriminator(n_items, options.hidden_d, options.layers, init),
@@ -57,15 +58,9 @@ def fit_gan(
     device, rank, world = accelerator.device, accelerator.process_index, accelerator.num_processes
     users = torch.from_numpy(np.flatnonzero(np.diff(matrix.indptr)).astype(np.int64))
 
-    bar = ctx.progress(
-        range(start + 1, options.epochs + 1),
-        initial=start,
-        total=options.epochs,
-        desc="gan",
-        unit="epoch",
-    )
-    for epoch in bar:
-        gen = generator(seed, "gan", "epoch", epoch)
+    loop = EarlyStopping(ctx, "gan", options.epochs, start=start, history=history)
+    for epoch in loop:
+        gen = torch_generator(seed, "gan", "epoch", epoch)
         totals, n_batches = np.zeros(3), 0
         order = users[torch.randperm(len(users), generator=gen)]
         for rows in batches(order, options.batch_size, rank, world):
@@ -105,12 +100,10 @@ def fit_gan(
                 float(reconstruction.detach()),
             ]
             n_batches += 1
-        record = {"epoch": float(epoch)}
-        record.update(zip(("d_loss", "g_adv", "zr"), (totals / max(n_batches, 1)).tolist()))
-        history.append(record)
-        bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k != "epoch"})
+        d_mean, g_adv, zr = (totals / max(n_batches, 1)).tolist()
+        loop.record(epoch, d_loss=d_mean, g_adv=g_adv, zr=zr)
         if checkpoints is not None and ctx.is_main_process:
             tensors, state = training_tensors(modules, optimizers)
-            checkpoints.save(epoch, tensors, {**state, "history": history})
-    bar.close()
-    return FittedGan(gen_net.cpu().eval(), history)
+            checkpoints.save(epoch, tensors, {**state, "history": loop.history})
+    loop.finish()
+    return FittedGan(gen_net.cpu().eval(), loop.history)

@@ -12,7 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from recaug_core import Dataset, RecaugError
+
+Items = Sequence[int] | np.ndarray  # item indices: a list, or a slice of a history array
 
 NAME_COLUMNS = ("title", "movie_title", "name")
 HISTORY = "{history}"
@@ -75,7 +79,7 @@ class Catalog:
         )
         return cls(list(names), tokens, bos, int(eos))
 
-    def history(self, items: Sequence[int]) -> list[int]:
+    def history(self, items: Items) -> list[int]:
         return [token for item in items for token in self.tokens[item]]
 
 

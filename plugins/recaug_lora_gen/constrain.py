@@ -40,16 +40,16 @@ class ItemTrie:
                 raise ValueError(f"item {item}: its tokens are a prefix of another item's")
             item_at[node] = item
             self.paths[item] = np.asarray(path, dtype=np.int64)
-        for item, path in self.paths.items():
-            if any(item_at[n] >= 0 for n in path[:-1]):
+        for item, nodes in self.paths.items():
+            if any(item_at[n] >= 0 for n in nodes[:-1]):
                 raise ValueError(f"item {item}: another item's tokens are a prefix of its own")
         self.children = children
         self.item_at = np.asarray(item_at, dtype=np.int64)
         self.child_tokens = [np.fromiter(c.keys(), np.int64, len(c)) for c in children]
         self.child_nodes = [np.fromiter(c.values(), np.int64, len(c)) for c in children]
         self.count = np.zeros(len(children), dtype=np.int64)  # items below (and at) each node
-        for path in self.paths.values():
-            self.count[path] += 1
+        for nodes in self.paths.values():
+            self.count[nodes] += 1
         self.count[ROOT] = len(self.paths)
         self.max_depth = max((len(p) for p in self.paths.values()), default=0)
 
@@ -142,7 +142,7 @@ class CatalogConstraint(LogitsProcessor):
                 node = ROOT
             self.node[row] = node
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return self._warp(input_ids, scores)
         if self.start is None:
@@ -168,7 +168,7 @@ class CatalogConstraint(LogitsProcessor):
         mask = torch.from_numpy(allowed).to(scores.device)
         return self._warp(input_ids, scores.masked_fill(~mask, -float("inf")))
 
-    def _warp(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def _warp(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         if self.temperature != 1.0:
             scores = scores / self.temperature
         for warper in self.warpers:

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from recaug_core import Context, stable_hash
+from recaug_core import Context, derived_seed
 from recaug_lora_gen.constrain import CatalogConstraint, ItemTrie
 
 
@@ -102,7 +102,7 @@ def sample_items(
             top_p=sampling.top_p,
             enabled=constrained,
         )
-        torch.manual_seed((ctx.seed * 1_000_003 + stable_hash(phase, begin)) % 2**63)
+        torch.manual_seed(derived_seed(ctx.seed, phase, begin))
         with torch.no_grad():
             out = model.generate(
                 input_ids=ids.to(device),
@@ -171,13 +171,13 @@ def sample_text(
             top_p=sampling.top_p,
             enabled=False,
         )
-        processors = [warp]
+        processors: list[Any] = [warp]
         if banned_tokens:
             from transformers import SuppressTokensLogitsProcessor
 
             suppress = SuppressTokensLogitsProcessor(list(banned_tokens), device=model.device)
             processors = [suppress, warp]
-        torch.manual_seed((ctx.seed * 1_000_003 + stable_hash("text", begin)) % 2**63)
+        torch.manual_seed(derived_seed(ctx.seed, "text", begin))
         with torch.no_grad():
             out = model.generate(
                 input_ids=ids.to(model.device),

@@ -93,10 +93,11 @@ def load_adapter(model: Any, folder: str) -> Any:
     config = LoraConfig.from_pretrained(str(path))
     peft_model = _peft_model(get_peft_model, model, config)
     result = set_peft_model_state_dict(peft_model, load_file(str(weights)))
-    if getattr(result, "unexpected_keys", None):
+    unexpected = getattr(result, "unexpected_keys", None)
+    if unexpected:
         raise RecaugError(
             f"option 'adapter' of strategy 'lora-gen': {path} does not fit the base model "
-            f"(unexpected weights such as {result.unexpected_keys[0]})"
+            f"(unexpected weights such as {unexpected[0]})"
         )
     return peft_model
 

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from recaug_lora_gen.catalog import Catalog, Template
+from recaug_lora_gen.catalog import Catalog, Items, Template
 from recaug_lora_gen.training import IGNORE, Example
 
 
 def history_prompt(
-    catalog: Catalog, template: Template, history: Sequence[int], max_items: int, room: int
+    catalog: Catalog, template: Template, history: Items, max_items: int, room: int
 ) -> list[int]:
     """The template around the most recent items of ``history`` that fit in ``room`` tokens
     (at least the newest one, even if it alone is too long)."""

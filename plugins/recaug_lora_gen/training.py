@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from recaug_core import Context, stable_hash
+from recaug_core import Context, derived_seed
 
 IGNORE = -100
 CHECKPOINT = "checkpoint"
@@ -83,7 +83,7 @@ def run_training(
         micro = range(
             position * schedule.grad_accum, min((position + 1) * schedule.grad_accum, n_micro)
         )
-        torch.manual_seed((ctx.seed * 1_000_003 + stable_hash(phase, "update", update)) % 2**63)
+        torch.manual_seed(derived_seed(ctx.seed, phase, "update", update))
         optimizer.zero_grad(set_to_none=True)
         loss_sum = 0.0
         for index in micro:

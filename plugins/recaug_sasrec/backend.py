@@ -10,11 +10,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from recaug_core import Context, Dataset, Options, Recommender
-from recaug_core.text_embeddings import DEFAULT_MODEL
+from recaug_core import Context, Dataset, Recommender
+from recaug_modelkit.options import Patience, TextOptions
 
 
-class SasrecOptions(Options):
+class SasrecOptions(TextOptions):
     max_len: int = Field(default=50, ge=1, le=4096, description="most recent items attended to")
     hidden: int = Field(default=64, ge=4, description="embedding and hidden size")
     layers: int = Field(default=2, ge=1, le=12, description="self-attention blocks")
@@ -32,32 +32,12 @@ class SasrecOptions(Options):
     weight_decay: float = Field(default=0.0, ge=0.0, description="Adam weight decay")
     batch_size: int = Field(default=64, ge=1, description="sequences per training step")
     epochs: int = Field(default=200, ge=1, description="most training epochs")
-    patience: int = Field(
-        default=5,
-        ge=1,
-        description="stop after this many epochs without a better validation NDCG@10",
-    )
+    patience: Patience = 5
     window: Literal["last", "random"] = Field(
         default="last",
         description=(
             "which max_len+1 items of a longer sequence an epoch trains on: the last ones "
             "(as the paper), or a random contiguous window each epoch"
-        ),
-    )
-    item_text: list[str] | None = Field(
-        default=None,
-        description="item text columns (e.g. title,genres) whose sentence embeddings feed the "
-        "item inputs; unset: item ids only",
-    )
-    text_model: str = Field(
-        default=DEFAULT_MODEL,
-        description="sentence-transformers model id or local folder for item_text",
-    )
-    text_mode: Literal["add", "init"] = Field(
-        default="add",
-        description=(
-            "add: learned id embedding + learned projection of the text embedding; "
-            "init: id embeddings start from a projection of the text embedding"
         ),
     )
 
@@ -81,7 +61,7 @@ class SasrecBackend(Recommender):
 
         sequences, trainable = training_sequences(train)
         self.histories_ = scoring_histories(train, valid)
-        text = self._text_vectors(train, ctx) if self.options.item_text else None
+        text = self.options.text_vectors(train, ctx)
         self.fitted_ = fit_sasrec(
             self.options,
             n_items=train.n_items,
@@ -94,17 +74,6 @@ class SasrecBackend(Recommender):
             ctx=ctx,
         )
         self.scorer_ = self.fitted_.scorer(self.histories_)
-
-    def _text_vectors(self, train: Dataset, ctx: Context) -> np.ndarray:
-        from recaug_core.text_embeddings import encode_texts
-
-        texts = train.item_texts(self.options.item_text)
-        return encode_texts(
-            texts,
-            self.options.text_model,
-            cache_dir=ctx.checkpoint_dir("text-embeddings"),
-            show_progress=ctx.show_progress,
-        )
 
     def score(self, users: np.ndarray) -> np.ndarray:
         return self.scorer_(users)

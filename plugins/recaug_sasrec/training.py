@@ -7,7 +7,6 @@ That is the original SASRec recipe, far cheaper than training on every prefix se
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from recaug_core import Context, RankingTask, ranking_means
+from recaug_modelkit.early_stopping import EarlyStopping
 from recaug_sasrec.histories import Sequences
 from recaug_sasrec.model import PAD, SASRec, save_model, windows
 
@@ -111,37 +111,29 @@ def fit_sasrec(
     generator = ctx.torch_generator("sasrec", "batches")
     validation_scorer = HistoryScorer(plain, accelerator, valid_histories, options.max_len)
 
-    best_ndcg, best_epoch, best_state, waited = -1.0, 0, None, 0
-    bar = ctx.progress(total=options.epochs, desc="sasrec")
-    epoch = 0
-    for epoch in range(1, options.epochs + 1):
+    stopping = EarlyStopping(
+        ctx,
+        "sasrec",
+        options.epochs,
+        options.patience,
+        validate=None
+        if validation is None
+        else lambda: _validation_ndcg(validation, validation_scorer),
+        keep=plain,
+    )
+    for epoch in stopping:
         model.train()
         loss = _train_epoch(
             model, optimizer, accelerator, options, flat, starts, lengths, n_items, generator
         )
-        postfix: dict[str, str] = {"loss": f"{loss:.4f}"}
-        if validation is not None:
-            ndcg = _validation_ndcg(validation, validation_scorer)
-            postfix[f"ndcg@{VALID_K}"] = f"{ndcg:.4f}"
-            if ndcg > best_ndcg:
-                best_ndcg, best_epoch, waited = ndcg, epoch, 0
-                best_state = copy.deepcopy(plain.state_dict())
-            else:
-                waited += 1
-        bar.set_postfix(postfix)
-        bar.update(1)
-        if validation is not None and waited >= options.patience:
-            break
-    bar.close()
-    if best_state is not None:
-        plain.load_state_dict(best_state)
-    else:
-        best_epoch = epoch
+        stopping.record(epoch, loss=loss)
+    stopping.finish()
     plain.eval()
-    if validation is not None:
+    best_epoch, best_ndcg = stopping.best_epoch, stopping.best_value
+    if best_ndcg is not None:
         ctx.log(
             f"sasrec: best validation NDCG@{VALID_K} {best_ndcg:.4f} at epoch {best_epoch} "
-            f"(stopped after {epoch})"
+            f"(stopped after {stopping.epochs_run})"
         )
     folder = None
     if ctx.is_main_process:
@@ -152,8 +144,8 @@ def fit_sasrec(
             {
                 "options": options.model_dump(mode="json"),
                 "best_epoch": best_epoch,
-                "epochs_run": epoch,
-                f"valid_ndcg@{VALID_K}": best_ndcg if validation is not None else None,
+                "epochs_run": stopping.epochs_run,
+                f"valid_ndcg@{VALID_K}": best_ndcg,
                 "item_ids": item_ids,
             },
         )
@@ -162,7 +154,7 @@ def fit_sasrec(
         accelerator=accelerator,
         folder=folder,
         best_epoch=best_epoch,
-        valid_ndcg=best_ndcg if validation is not None else None,
+        valid_ndcg=best_ndcg,
     )
 
 

@@ -5,7 +5,7 @@ from recaug_core import hookimpl
 
 
 @hookimpl
-def register_strategies(register):  # type: ignore[no-untyped-def]
+def register_strategies(register):
     from recaug_seq.strategy import SeqStrategy
 
     register(SeqStrategy)

@@ -28,7 +28,7 @@ from recaug_core import (
     tail_items,
     target_users,
 )
-from recaug_core.text_embeddings import DEFAULT_MODEL
+from recaug_modelkit.text import DEFAULT_MODEL
 from recaug_seq import operators
 from recaug_seq.neighbours import Neighbours, from_cooccurrence, from_embeddings
 
@@ -149,7 +149,7 @@ class SeqStrategy(Strategy):
             self.vectors_ = self._text_vectors(train, ctx)
 
     def _text_vectors(self, train: Dataset, ctx: Context) -> np.ndarray:
-        from recaug_core.text_embeddings import encode_texts
+        from recaug_modelkit.text import encode_texts
 
         if not train.text_columns():
             raise RecaugError(

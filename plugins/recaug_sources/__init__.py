@@ -9,7 +9,7 @@ from recaug_core import hookimpl
 
 
 @hookimpl
-def register_sources(register):  # type: ignore[no-untyped-def]
+def register_sources(register):
     from recaug_sources.amazon import AmazonSource
     from recaug_sources.demo import DemoSource
     from recaug_sources.hf import HFSource

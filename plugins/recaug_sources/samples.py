@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from recaug_sources.movielens import GENRES_100K
@@ -296,7 +296,7 @@ def _csv_quote(text: str) -> str:
     return text.replace('"', '""')
 
 
-def _write_jsonl_gz(path: Path, rows: list[dict[str, object]]) -> None:
+def _write_jsonl_gz(path: Path, rows: Sequence[object]) -> None:
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write("\n".join(json.dumps(row) for row in rows) + "\n")
 

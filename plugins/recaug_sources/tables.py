@@ -133,7 +133,7 @@ class TableSource(DataSource):
 
     def read_interactions(self, path: Path) -> pa.Table:
         wanted = self.options.wanted()
-        id_columns = {wanted["user_id"], wanted["item_id"]} - {None}
+        id_columns = {c for c in (wanted["user_id"], wanted["item_id"]) if c is not None}
         table, line_of = self.read(path, id_columns=id_columns)
         table = rename(table, column_mapping(table.column_names, wanted, file=str(path)))
         _hint_delimiter(table, path, self._format(path))

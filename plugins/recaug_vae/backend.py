@@ -24,7 +24,7 @@ class VaeBackend(Recommender):
         from recaug_core import RankingTask
         from recaug_vae.training import fit_vae
 
-        seed = ctx.seed if self.options.seed is None else self.options.seed
+        seed = self.options.training_seed(ctx)
         # Synthetic rows are training rows like real ones; a synthetic user is one more row.
         self.matrix_ = train.interaction_matrix()
         task = RankingTask.for_validation(train, valid)

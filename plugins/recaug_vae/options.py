@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from recaug_core import Options
+from recaug_modelkit.options import GenerationOptions, Patience, SeedOption
 
 
-class VaeTrainingOptions(Options):
+class VaeTrainingOptions(SeedOption):
     # The paper's 600-200 network, widened to 1000: on the MovieLens-100K validation split
     # it ranked better (NDCG@10 0.2545 against 0.2507) for a third more time.
     hidden: int = Field(default=1000, ge=1, le=65_536, description="hidden layer size")
@@ -31,40 +31,13 @@ class VaeTrainingOptions(Options):
     batch_size: int = Field(default=128, ge=1, description="users per optimiser step")
     lr: float = Field(default=1e-3, gt=0, le=10, description="Adam learning rate")
     weight_decay: float = Field(default=0.0, ge=0, description="Adam weight decay")
-    seed: int | None = Field(
-        default=None, ge=0, description="training seed (default: the run's --seed)"
-    )
 
 
 class VaeBackendOptions(VaeTrainingOptions):
     epochs: int = Field(
         default=300, ge=1, le=100_000, description="most passes (early stopping ends sooner)"
     )
-    patience: int = Field(
-        default=20,
-        ge=0,
-        description="stop after this many epochs without a better validation NDCG@10 "
-        "(0: train all epochs); the best epoch's weights are kept",
-    )
-
-
-class GenerationOptions(Options):
-    """What the `vae` and `gan` strategies share: how they turn scores into rows."""
-
-    mode: Literal["auto", "extend", "synthesize"] = Field(
-        default="auto",
-        description="extend: new items for real users; synthesize: new syn-<strategy>-* "
-        "users; auto: synthesize for --target new, else extend",
-    )
-    per_user: int = Field(
-        default=10, ge=1, le=10_000, description="extend: new items per target user"
-    )
-    new_users: int = Field(
-        default=100,
-        ge=1,
-        le=10_000_000,
-        description="synthesize: number of new users when no --budget is given",
-    )
+    patience: Patience = 20
 
 
 class VaeStrategyOptions(VaeTrainingOptions, GenerationOptions):

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from recaug_core import Context, Dataset, GenerationRequest, Strategy
-from recaug_vae import generation
+from recaug_core import Context, Dataset, GenerationRequest, Strategy, torch_generator
+from recaug_modelkit import generation
 from recaug_vae.options import VaeStrategyOptions, VaeTrainingOptions
 
 
@@ -29,19 +29,18 @@ class VaeStrategy(Strategy):
     options: VaeStrategyOptions
 
     def fit(self, train: Dataset, ctx: Context) -> None:
-        from recaug_vae.checkpoints import fit_settings, load_or_fit
+        from recaug_modelkit.checkpoints import fit_settings, load_or_fit
         from recaug_vae.model import MultVAE
-        from recaug_vae.rows import generator
         from recaug_vae.training import fit_vae
 
-        seed = ctx.seed if self.options.seed is None else self.options.seed
+        seed = self.options.training_seed(ctx)
         self.matrix_ = train.interaction_matrix(real_only=True)
         settings = fit_settings(self.matrix_, self.options, VaeTrainingOptions, seed)
         model = MultVAE(
             self.matrix_.shape[1],
             self.options.hidden,
             self.options.latent,
-            generator(seed, "vae", "init"),
+            torch_generator(seed, "vae", "init"),
             composite=self.options.prior == "composite",
         )
         model = load_or_fit(
@@ -69,7 +68,7 @@ class VaeStrategy(Strategy):
     def _posterior_probabilities(self, users: np.ndarray, ctx: Context, key: str) -> np.ndarray:
         import torch
 
-        from recaug_vae.rows import dense_rows
+        from recaug_modelkit.rows import dense_rows
 
         noise = torch.randn(
             len(users), self.options.latent, generator=ctx.torch_generator("vae", key, users[0])

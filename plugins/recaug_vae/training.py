@@ -3,7 +3,6 @@ annealing, optional early stopping on validation NDCG@10, optional epoch checkpo
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,13 +11,12 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recaug_core import Context, RankingTask, ranking_means
-from recaug_vae.checkpoints import EpochCheckpoints, resume_training, training_tensors
+from recaug_core import Context, RankingTask, ranking_means, torch_generator
+from recaug_modelkit.checkpoints import EpochCheckpoints, resume_training, training_tensors
+from recaug_modelkit.early_stopping import VALID_METRIC, EarlyStopping
+from recaug_modelkit.rows import batches, dense_rows
 from recaug_vae.model import MultVAE
 from recaug_vae.options import VaeTrainingOptions
-from recaug_vae.rows import batches, dense_rows, generator
-
-VALID_METRIC = "ndcg@10"
 
 
 @dataclass
@@ -45,7 +43,7 @@ def fit_vae(
         matrix.shape[1],
         options.hidden,
         options.latent,
-        generator(seed, "vae", "init"),
+        torch_generator(seed, "vae", "init"),
         composite=options.prior == "composite",
     )
     optimizer = torch.optim.Adam(
@@ -60,17 +58,19 @@ def fit_vae(
     users = torch.from_numpy(np.flatnonzero(np.diff(matrix.indptr)).astype(np.int64))
     steps_per_epoch = math.ceil(len(users) / options.batch_size)
 
-    best = (-math.inf, 0, None)  # (NDCG@10, epoch, weights)
-    stale, epoch, beta = 0, start, 0.0
-    bar = ctx.progress(
-        range(start + 1, options.epochs + 1),
-        initial=start,
-        total=options.epochs,
-        desc="vae",
-        unit="epoch",
+    stopping = EarlyStopping(
+        ctx,
+        "vae",
+        options.epochs,
+        patience,
+        validate=None if task is None else lambda: validation_ndcg(model, matrix, task, device),
+        keep=model,
+        start=start,
+        history=history,
     )
-    for epoch in bar:
-        gen = generator(seed, "vae", "epoch", epoch)
+    beta = 0.0
+    for epoch in stopping:
+        gen = torch_generator(seed, "vae", "epoch", epoch)
         model.refresh_prior()
         wrapped.train()
         step = (epoch - 1) * steps_per_epoch
@@ -89,34 +89,19 @@ def fit_vae(
             accelerator.backward(loss)
             prepared.step()
             totals += [float(loss.detach()), float(nll.detach()), float(kl.detach())]
-        record = {"epoch": float(epoch), "beta": beta}
-        record.update(zip(("loss", "nll", "kl"), (totals / steps_per_epoch).tolist()))
-        if task is not None:
-            record[VALID_METRIC] = validation_ndcg(model, matrix, task, device)
-            if record[VALID_METRIC] > best[0]:
-                best = (record[VALID_METRIC], epoch, copy.deepcopy(model.state_dict()))
-                stale = 0
-            else:
-                stale += 1
-        history.append(record)
-        bar.set_postfix(
-            {k: f"{v:.4f}" for k, v in record.items() if k in ("loss", "kl", "beta", VALID_METRIC)}
-        )
+        loss, nll, kl = (totals / steps_per_epoch).tolist()
+        stopping.record(epoch, beta=beta, loss=loss, nll=nll, kl=kl)
         if checkpoints is not None and ctx.is_main_process:
             tensors, state = training_tensors({"model": model}, {"adam": optimizer})
-            checkpoints.save(epoch, tensors, {**state, "history": history})
-        if task is not None and patience and stale >= patience:
-            break
-    bar.close()
-    if best[2] is not None:
-        model.load_state_dict(best[2])
+            checkpoints.save(epoch, tensors, {**state, "history": stopping.history})
+    stopping.finish()
     model.cpu().eval()
     return FittedVae(
         model,
-        epochs_run=epoch,
-        best_epoch=best[1] if task is not None else epoch,
-        best_valid=None if task is None else best[0],
-        history=history,
+        epochs_run=stopping.epochs_run,
+        best_epoch=stopping.best_epoch,
+        best_valid=stopping.best_value,
+        history=stopping.history,
     )
 
 

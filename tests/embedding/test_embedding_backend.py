@@ -187,6 +187,7 @@ def test_normalized_adjacency_is_symmetric_and_scaled_by_degrees() -> None:
 
 def test_propagation_gradient_equals_dense_autograd() -> None:
     import torch
+
     from recaug_embedding.graph import Propagator, normalized_adjacency
 
     adjacency = normalized_adjacency(random_interactions())
@@ -203,9 +204,9 @@ def test_propagation_gradient_equals_dense_autograd() -> None:
 
 def test_lightgcn_on_a_device_without_sparse_kernels_says_how_to_run_it() -> None:
     import torch
-    from recaug_embedding.graph import Propagator, normalized_adjacency
 
     from recaug_core import RecaugError
+    from recaug_embedding.graph import Propagator, normalized_adjacency
 
     propagator = Propagator(normalized_adjacency(random_interactions(1)))
     with pytest.raises(RecaugError, match=r"ACCELERATE_USE_CPU=1.*model=bpr"):
@@ -214,6 +215,7 @@ def test_lightgcn_on_a_device_without_sparse_kernels_says_how_to_run_it() -> Non
 
 def test_negative_sampler_avoids_each_users_positives() -> None:
     import torch
+
     from recaug_embedding import sampling
 
     matrix = random_interactions(1)
@@ -234,6 +236,7 @@ def test_negative_sampler_avoids_each_users_positives() -> None:
 
 def test_pair_scores_are_the_dot_products_of_each_pair(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
+
     from recaug_embedding import pairs
 
     users_v, items_v = torch.randn(5, 3), torch.randn(8, 3)
@@ -253,6 +256,7 @@ def test_pair_score_gradients_add_up_over_repeated_pairs(monkeypatch: pytest.Mon
     # Repeated users, items and whole pairs: their gradients must add up, not overwrite
     # each other, exactly as autograd through plain gathers (the fallback) computes them.
     import torch
+
     from recaug_embedding import pairs
 
     users = torch.tensor([0, 4, 4, 2, 4])

@@ -17,7 +17,7 @@ import pytest
 from recaug_core import Context, DataError, RecaugError
 from recaug_core.registry import get_registry
 from recaug_core.testing import tiny_dataset, tiny_split
-from recaug_core.text_embeddings import DEFAULT_MODEL, encode_texts, resolve_model
+from recaug_modelkit.text import DEFAULT_MODEL, encode_texts, resolve_model
 
 FAST = {"dim": 8, "epochs": 3, "batch_size": 256, "negatives": 2}
 

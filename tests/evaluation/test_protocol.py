@@ -125,7 +125,6 @@ TINY = ["-s", "users=120", "-s", "items=60", "-s", "interactions=1500"]
 def toy_plugin() -> object:
     sys.path.insert(0, str(Path(__file__).parents[1] / "toy_plugin"))
     import recaug_toy
-
     from recaug_core.registry import get_registry
 
     registry = get_registry()

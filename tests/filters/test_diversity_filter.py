@@ -7,10 +7,10 @@ import time
 import numpy as np
 import pyarrow as pa
 import pytest
-from recaug_filters.minhash import band_layout, signatures
-from recaug_filters.rows import binary_matrix
 
 from recaug_core import create, synthetic_table
+from recaug_filters.minhash import band_layout, signatures
+from recaug_filters.rows import binary_matrix
 
 
 def users_with_sets(sets: dict[str, list[int]]) -> pa.Table:

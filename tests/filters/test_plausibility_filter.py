@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-from recaug_filters.plausibility import rank_percentiles
 
 from recaug_core import Context, OptionsError, Recommender, hookimpl, synthetic_table
 from recaug_core.registry import create, get_registry
+from recaug_filters.plausibility import rank_percentiles
 
 
 class ItemOrderBackend(Recommender):

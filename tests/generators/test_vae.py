@@ -240,7 +240,8 @@ def test_extend_for_new_users_is_refused(tmp_path: Path) -> None:
 def test_synthesize_redraws_copies_of_real_users() -> None:
     """Probabilities that nearly force a real user's item set still yield no copy of it."""
     import scipy.sparse as sp
-    from recaug_vae import generation
+
+    from recaug_modelkit import generation
 
     real = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 0, 1, 0]], dtype=np.float32))
     probs = np.array([0.45, 0.45, 0.05, 0.05])

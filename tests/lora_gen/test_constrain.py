@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from recaug_lora_gen.constrain import CatalogConstraint, ItemTrie
 
 EOS = 0
@@ -69,9 +70,8 @@ def test_items_get_a_separator_only_when_one_name_starts_another():
 
 
 def test_names_that_stay_ambiguous_are_an_error():
-    from recaug_lora_gen.catalog import Catalog
-
     from recaug_core import RecaugError
+    from recaug_lora_gen.catalog import Catalog
 
     with pytest.raises(RecaugError, match="told apart"):
         Catalog.build(WordTokenizer(), ["Star", "Star ;"])

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
-from recaug_lora_gen.generation import my_batches
 
 from recaug_core.runfolder import RunFolder
+from recaug_lora_gen.generation import my_batches
 
 
 class FakeContext:

@@ -24,10 +24,10 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from recaug_sources import samples
 
 from recaug_core import RecaugError
 from recaug_core.loading import load_data
+from recaug_sources import samples
 
 CASES: Counter[str] = Counter()
 FUZZ_TESTS = ("loaders", "source_options", "option_parsers", "cli")

@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 import pytest
-from recaug_sasrec.backend import SasrecBackend
 
 from recaug_core import (
     Context,
@@ -25,6 +24,7 @@ from recaug_core import (
 )
 from recaug_core.evaluate import evaluate_model
 from recaug_core.testing import BackendContract
+from recaug_sasrec.backend import SasrecBackend
 
 FAST = {"hidden": 16, "inner": 16, "max_len": 8, "epochs": 3, "batch_size": 16}
 N_ITEMS = 24
@@ -158,6 +158,7 @@ def test_weights_are_safetensors_and_reload_to_the_same_scores(
     cycle_split: Split, tmp_path: Path
 ) -> None:
     import torch
+
     from recaug_sasrec.model import load_model, windows
 
     trained = SasrecBackend(FAST)

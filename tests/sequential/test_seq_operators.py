@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from recaug_seq import operators
 from recaug_seq.neighbours import Neighbours, from_cooccurrence, from_embeddings
 

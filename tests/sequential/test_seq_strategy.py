@@ -9,7 +9,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from recaug_seq.strategy import SeqStrategy, histories
 
 from recaug_core import (
     Context,
@@ -26,6 +25,7 @@ from recaug_core import (
 )
 from recaug_core.cli import invoke
 from recaug_core.testing import StrategyContract
+from recaug_seq.strategy import SeqStrategy, histories
 
 
 class TestSeqContract(StrategyContract):

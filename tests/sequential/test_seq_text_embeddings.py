@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from recaug_sasrec.backend import SasrecBackend
-from recaug_seq.strategy import SeqStrategy
 
 from recaug_core import Context, Dataset, GenerationRequest, SplitSpec, split_dataset
 from recaug_core.testing import tiny_split
+from recaug_sasrec.backend import SasrecBackend
+from recaug_seq.strategy import SeqStrategy
 
 WORDS = ["space", "robot", "alien", "star", "love", "kiss", "wedding", "heart"]
 

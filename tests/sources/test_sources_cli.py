@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from recaug_sources import samples
 
 EXPECTED = {

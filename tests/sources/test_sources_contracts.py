@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from recaug_sources import samples
-
 from recaug_core import INTERACTION_SCHEMA
 from recaug_core.testing import SourceContract
+from recaug_sources import samples
 
 
 class _SampleContract(SourceContract):

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from recaug_sources import samples
-from recaug_sources.hf import HFSource
 
 from recaug_core import DataError, RecaugError
 from recaug_core.loading import pick_source
+from recaug_sources import samples
+from recaug_sources.hf import HFSource
 
 datasets = pytest.importorskip("datasets")
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
-from recaug_sources import samples
-from recaug_sources.mind import MindSource
 
 from recaug_core import DataError
 from recaug_core.loading import pick_source
+from recaug_sources import samples
+from recaug_sources.mind import MindSource
 
 T0 = 1573808122  # 11/15/2019 8:55:22 AM (UTC), U1's first impression
 

@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 
 import pytest
-from recaug_sources.movielens import GENRES_100K
 
 from recaug_core.loading import load_data
+from recaug_sources.movielens import GENRES_100K
 
 ML100K = Path(os.environ.get("RECAUG_ML100K", "/work/data/ml-100k"))
 pytestmark = pytest.mark.skipif(

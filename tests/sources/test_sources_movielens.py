@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
-from recaug_sources import samples
-from recaug_sources.movielens import MovieLensSource
 
 from recaug_core import DataError
 from recaug_core.loading import pick_source
+from recaug_sources import samples
+from recaug_sources.movielens import MovieLensSource
 
 
 def load(ref: str | Path, **options: object):  # type: ignore[no-untyped-def]

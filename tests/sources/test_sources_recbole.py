@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from recaug_sources import samples
-from recaug_sources.recbole import RecBoleSource
 
 from recaug_core import DataError
 from recaug_core.loading import pick_source
+from recaug_sources import samples
+from recaug_sources.recbole import RecBoleSource
 
 
 def test_suffixes_are_stripped_and_siblings_become_items_and_users(tmp_path: Path) -> None:

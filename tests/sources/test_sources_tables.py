@@ -8,11 +8,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from recaug_sources import samples
-from recaug_sources.tables import TableSource
 
 from recaug_core import DataError
 from recaug_core.loading import load_data, pick_source
+from recaug_sources import samples
+from recaug_sources.tables import TableSource
 
 
 def load(path: Path | str, **options: object):  # type: ignore[no-untyped-def]

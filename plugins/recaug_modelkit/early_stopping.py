@@ -1,0 +1,104 @@
+"""The bookkeeping of a training loop, shared by every model plugin.
+
+The caller trains one epoch at a time and owns everything about *how* (batches, losses,
+optimiser steps, extra views or phases); ``EarlyStopping`` owns *when to stop and what to
+keep*, the same way for every backend:
+
+- after each epoch it evaluates on validation (``validate()``, NDCG@10 ranked exactly as the
+  final evaluation ranks), keeps the best epoch's weights, and stops after ``patience``
+  epochs without improvement (0: never stops early);
+- it records one history row per epoch (the caller's figures plus the validation metric) and
+  shows them on the progress bar.
+
+::
+
+    stopping = EarlyStopping(ctx, "vae", options.epochs, options.patience,
+                             validate=lambda: validation_ndcg(model), keep=model)
+    for epoch in stopping:
+        loss = train_one_epoch(epoch)
+        stopping.record(epoch, loss=loss)
+    stopping.finish()  # the best epoch's weights are back in `model`
+
+Without ``validate`` it trains every epoch and the last one counts as the best. ``start`` and
+``history`` continue a loop resumed from an epoch checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from recaug_core import Context
+
+VALID_METRIC = "ndcg@10"
+
+
+class EarlyStopping:
+    def __init__(
+        self,
+        ctx: Context,
+        name: str,
+        epochs: int,
+        patience: int = 0,
+        *,
+        validate: Callable[[], float] | None = None,
+        keep: Any = None,
+        metric: str = VALID_METRIC,
+        start: int = 0,
+        history: list[dict[str, float]] | None = None,
+    ) -> None:
+        self.ctx, self.name, self.epochs, self.patience = ctx, name, epochs, patience
+        self.validate, self.keep, self.metric = validate, keep, metric
+        self.history: list[dict[str, float]] = history if history is not None else []
+        self.epochs_run = start
+        self.best_epoch = start
+        self._best = -math.inf
+        self._best_state: dict[str, Any] | None = None
+        self._stale = 0
+        self._stopped = False
+        self._bar = ctx.progress(
+            range(start + 1, epochs + 1), initial=start, total=epochs, desc=name, unit="epoch"
+        )
+
+    def __iter__(self) -> Iterator[int]:
+        for epoch in self._bar:
+            yield epoch
+            if self._stopped:
+                break
+
+    @property
+    def best_value(self) -> float | None:
+        """The best validation figure (None when nothing is validated)."""
+        return None if self.validate is None else self._best
+
+    def record(self, epoch: int, **figures: float) -> dict[str, float]:
+        """Close ``epoch``: validate, keep the weights if they are the best, log, and decide
+        whether the loop stops. Returns the epoch's history row."""
+        row = {"epoch": float(epoch), **figures}
+        self.epochs_run = epoch
+        if self.validate is None:
+            self.best_epoch = epoch
+        else:
+            value = row[self.metric] = self.validate()
+            if value > self._best:
+                self._best, self.best_epoch, self._stale = value, epoch, 0
+                if self.keep is not None:
+                    self._best_state = {
+                        k: v.detach().clone() for k, v in self.keep.state_dict().items()
+                    }
+            else:
+                self._stale += 1
+            self._stopped = bool(self.patience) and self._stale >= self.patience
+        self.history.append(row)
+        shown = {k: f"{v:.4f}" for k, v in row.items() if k != "epoch"}
+        if self.validate is not None:
+            shown["best"] = f"{self._best:.4f}@{self.best_epoch}"
+        self._bar.set_postfix(shown)
+        return row
+
+    def finish(self) -> None:
+        """Close the progress bar and put the best epoch's weights back into ``keep``."""
+        self._bar.close()
+        if self._best_state is not None:
+            self.keep.load_state_dict(self._best_state)
