@@ -109,11 +109,9 @@ def load_split(data: str, source: str | None, source_options: dict[str, str], se
 
 
 def write_recbole_files(split: Any, folder: Path) -> None:
-    from recaug_core.export import export_run
-    from recaug_core.runs import Run
+    from recaug_core.export import export_split
 
-    run = Run(folder=folder, manifest={}, split=split, augmented=split.train)
-    export_run(run, "recbole", folder, real_only=True)
+    export_split(split, split.train, "recbole", folder)
 
 
 def run_child(command: list[str], cwd: Path) -> tuple[dict[str, Any], float]:

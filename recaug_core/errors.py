@@ -16,9 +16,13 @@ def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
 
 
 class RecaugError(Exception):
-    """Bad input, usage or configuration: the CLI prints the message and exits with code 2."""
+    """Bad input, usage or configuration: the CLI prints the message and exits with code 2.
+
+    ``stage`` names the step of an augmentation the error stopped (set on the way out).
+    """
 
     exit_code = 2
+    stage: str | None = None
 
 
 class DataError(RecaugError):

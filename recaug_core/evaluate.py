@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from recaug_core.api import Recommender
 from recaug_core.data import Dataset
+from recaug_core.errors import RecaugError
 from recaug_core.ranking import rank, score_ranking
+from recaug_core.results import Aggregate, Metrics
 from recaug_core.runtime import Context
-from recaug_core.split import Split
+from recaug_core.split import Split, SplitSpec, split_dataset
 
 DEFAULT_KS = (10, 20)
 
@@ -31,25 +35,26 @@ def evaluate_model(
     train: Dataset,
     ks: Sequence[int],
     ctx: Context,
-) -> tuple[dict[str, Any], dict[str, float]]:
+) -> tuple[Metrics, dict[str, float]]:
     """Fit one backend on ``train`` and score it on ``split.test``; returns metrics, timings."""
     model = backend(options)
     started = time.perf_counter()
     model.fit(train, ctx, valid=split.valid)
     fitted = time.perf_counter()
     ranking = rank(model, train, split.test, [split.train, split.valid], max(ks))
-    result = score_ranking(ranking, train, ks)
+    result = Metrics.model_validate(score_ranking(ranking, train, ks))
     done = time.perf_counter()
     return result, {"fit_s": fitted - started, "evaluate_s": done - fitted}
 
 
-def aggregate(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def aggregate(per_seed: Sequence[Metrics]) -> Aggregate:
     """Mean over seeds; ``std`` mirrors the metrics (population std); ``per_seed`` keeps each."""
-    result: dict[str, Any] = _mean(list(per_seed))
-    result["std"] = _std(list(per_seed))
-    if len(per_seed) > 1:
-        result["per_seed"] = [_metrics_only(item) for item in per_seed]
-    return result
+    items = [m.model_dump(mode="json") for m in per_seed]
+    result: dict[str, Any] = _mean(items)
+    result["std"] = _std(items)
+    if len(items) > 1:
+        result["per_seed"] = [_metrics_only(item) for item in items]
+    return Aggregate.model_validate(result)
 
 
 def _is_metric(key: str) -> bool:
@@ -81,12 +86,105 @@ def _metrics_only(item: dict[str, Any]) -> dict[str, float]:
     return {key: value for key, value in item.items() if _is_metric(key)}
 
 
-def relative_change(
-    baseline: Mapping[str, Any], other: Mapping[str, Any]
-) -> dict[str, float | None]:
-    """(other - baseline) / baseline for every shared numeric metric (None when baseline is 0)."""
-    out: dict[str, float | None] = {}
-    for key, value in baseline.items():
-        if isinstance(value, float) and isinstance(other.get(key), float):
-            out[key] = None if value == 0 else (other[key] - value) / value
-    return out
+def relative_change(baseline: Metrics, other: Metrics) -> dict[str, float | None]:
+    """(other - baseline) / baseline for every shared metric (None when baseline is 0)."""
+    return {
+        key: None if value == 0 else (other.values[key] - value) / value
+        for key, value in baseline.values.items()
+        if key in other.values
+    }
+
+
+# -- `recaug evaluate` --------------------------------------------------------------------------
+
+
+class Evaluation(BaseModel):
+    """What `recaug evaluate` reports: a baseline, or a baseline and an augmented run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    baseline: Aggregate
+    augmented: Aggregate | None = None
+    change: dict[str, float | None] | None = None
+    split: dict[str, Any]
+    run: dict[str, Any] | None = None  # the augmented run's strategy and counts
+    timings: dict[str, float]
+    backend: dict[str, Any] = Field(default_factory=dict)
+
+
+def evaluate_baseline(
+    dataset: Dataset,
+    spec: SplitSpec,
+    backend: type[Recommender],
+    options: Any,
+    ks: Sequence[int],
+    seeds: range,
+    mixed_precision: str = "no",
+) -> Evaluation:
+    """The backend on ``dataset``'s test split, once per seed."""
+    # Each seed draws its own split and its own initialisation, as `recaug run` does: the
+    # spread then covers both sources of chance. (A run folder has one split, so
+    # --augmented repeats training only.)
+    runs, timings, splits = [], [], []
+    for s in seeds:
+        split = split_dataset(dataset, spec, seed=s)
+        ctx = Context(seed=s, mixed_precision=mixed_precision)
+        metrics, timing = evaluate_model(backend, options, split, split.train, ks, ctx)
+        runs.append(metrics)
+        timings.append(timing)
+        splits.append(split.info())
+    return Evaluation(
+        baseline=aggregate(runs),
+        split=splits[0] | {"seeds": list(seeds), "per_seed": splits},
+        timings=_sum_timings(timings, "baseline"),
+    )
+
+
+def evaluate_augmented(
+    folder: Path,
+    backend: type[Recommender],
+    options: Any,
+    ks: Sequence[int],
+    seeds: int,
+    mixed_precision: str = "no",
+    data_ref: str | None = None,
+) -> Evaluation:
+    """The backend trained on an augmentation folder's real and on its augmented training
+    set, on the folder's own split, once per seed from the folder's seed on."""
+    from recaug_core.augmentation import read_augmentation
+
+    done = read_augmentation(folder)
+    plan = done.manifest.fingerprint
+    if data_ref not in (None, plan.data.ref):
+        raise RecaugError(
+            f"DATA {data_ref!r} differs from the data of run {folder} ({plan.data.ref!r}); "
+            "with --augmented the run's own split is used, so leave DATA out"
+        )
+    baseline, augmented, t_base, t_aug = [], [], [], []
+    for s in range(plan.seed, plan.seed + seeds):
+        ctx = Context(seed=s, mixed_precision=mixed_precision)
+        m, t = evaluate_model(backend, options, done.split, done.split.train, ks, ctx)
+        baseline.append(m)
+        t_base.append(t)
+        ctx = Context(seed=s, mixed_precision=mixed_precision)
+        m, t = evaluate_model(backend, options, done.split, done.augmented, ks, ctx)
+        augmented.append(m)
+        t_aug.append(t)
+    base, aug = aggregate(baseline), aggregate(augmented)
+    counts = done.manifest.counts
+    return Evaluation(
+        baseline=base,
+        augmented=aug,
+        change=relative_change(base, aug),
+        split=done.split.info() | {"from_run": str(folder)},
+        run={
+            "strategy": {"name": plan.augment.strategy, "options": plan.augment.options},
+            "counts": None if counts is None else counts.model_dump(mode="json"),
+        },
+        timings=_sum_timings(t_base, "baseline") | _sum_timings(t_aug, "augmented"),
+    )
+
+
+def _sum_timings(timings: list[dict[str, float]], prefix: str) -> dict[str, float]:
+    keys = timings[0].keys() if timings else []
+    return {f"{prefix}_{k}": round(sum(t[k] for t in timings), 4) for k in keys}

@@ -13,15 +13,17 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePath
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from recaug_core.api import Target, parse_spec
-from recaug_core.clean import CleanOptions
 from recaug_core.errors import RecaugError
-from recaug_core.files import refuse_special_file
+from recaug_core.files import is_write_dir_option, refuse_special_file
+from recaug_core.manifest import ExperimentFingerprint
+from recaug_core.results import BASELINE
+from recaug_core.settings import AugmentSettings, DataSpec, SettingsError, Strict
 from recaug_core.split import SplitSpec
 
 if sys.version_info >= (3, 11):
@@ -29,8 +31,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-BASELINE = "baseline"
-DEFAULT_FILTER = "dedupe"
 # Arm and backend labels become folder names: letters, digits, '.', '_' and '-', starting
 # with a letter or digit, so that no label can be '..', absolute, or hold a separator.
 SAFE_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -47,21 +47,7 @@ def _safe_label(value: str) -> str:
     return value
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class DatasetConfig(_Strict):
-    ref: str = Field(
-        default="demo",
-        description="`demo`, `hf:NAME`, or a file/folder path (relative: to the experiment file)",
-    )
-    source: str | None = Field(default=None, description="data source name (default: detect)")
-    options: dict[str, Any] = Field(default_factory=dict, description="data source options")
-    clean: CleanOptions = Field(default_factory=CleanOptions)
-
-
-class BackendConfig(_Strict):
+class BackendConfig(Strict):
     name: str
     label: str | None = Field(default=None, description="name in results (default: name)")
     options: dict[str, Any] = Field(default_factory=dict)
@@ -76,31 +62,10 @@ class BackendConfig(_Strict):
         return None if value is None else _safe_label(value)
 
 
-class FilterConfig(_Strict):
+class ArmConfig(AugmentSettings):
+    """An ``[[arms]]`` table: a name, and the augment settings (``recaug_core.settings``)."""
+
     name: str
-    options: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_spec(cls, data: Any) -> Any:
-        # "popularity:max_share=0.1" as in `recaug augment --filter`
-        if isinstance(data, str):
-            try:
-                name, options = parse_spec(data)
-            except ValueError as exc:
-                raise ValueError(f"{exc} (got {data!r})") from None
-            return {"name": name, "options": options}
-        return data
-
-
-class ArmConfig(_Strict):
-    name: str
-    strategy: str
-    options: dict[str, Any] = Field(default_factory=dict)
-    filters: list[FilterConfig] = Field(default_factory=list)
-    dedupe: bool = Field(default=True, description="run the `dedupe` filter first")
-    budget: int | None = Field(default=None, ge=0)
-    target: Target = "sparse"
 
     @field_validator("name")
     @classmethod
@@ -110,12 +75,15 @@ class ArmConfig(_Strict):
             raise ValueError("'baseline' is reserved: the baseline arm is always run")
         return value
 
+    def settings(self) -> AugmentSettings:
+        return AugmentSettings.model_validate(self.model_dump(exclude={"name"}))
 
-class ExperimentConfig(_Strict):
+
+class ExperimentConfig(Strict):
     description: str = ""
     seeds: list[Seed] = Field(default=[0, 1, 2], min_length=1, max_length=100)
     ks: list[Cutoff] = Field(default=[10, 20], min_length=1, max_length=10)
-    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    dataset: DataSpec = Field(default_factory=DataSpec)
     split: SplitSpec = Field(default_factory=SplitSpec)
     backends: list[BackendConfig] = Field(min_length=1)
     arms: list[ArmConfig] = Field(default_factory=list)
@@ -144,39 +112,19 @@ class ExperimentConfig(_Strict):
 
 
 @dataclass(frozen=True)
-class Component:
-    """A strategy, filter or backend as the run will build it (options validated)."""
-
-    name: str
-    options: dict[str, Any]
-    plugin: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "options": self.options}
-
-
-@dataclass(frozen=True)
 class Arm:
     name: str
-    strategy: Component
-    filters: tuple[Component, ...]
-    budget: int | None
-    target: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "strategy": self.strategy.as_dict(),
-            "filters": [f.as_dict() for f in self.filters],
-            "budget": self.budget,
-            "target": self.target,
-        }
+    settings: AugmentSettings  # resolved: options validated, dedupe placed
 
 
 @dataclass(frozen=True)
 class Backend:
-    key: str
-    component: Component
+    key: str  # its label in results and folders
+    name: str
+    options: dict[str, Any]  # validated
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "options": self.options}
 
 
 @dataclass(frozen=True)
@@ -186,24 +134,13 @@ class Experiment:
     path: Path
     text: str
     config: ExperimentConfig
-    data_ref: str
-    source_options: dict[str, Any]
+    data: DataSpec  # the reference resolved, the source options validated
     arms: tuple[Arm, ...]
     backends: tuple[Backend, ...]
 
-    def data_fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self) -> ExperimentFingerprint:
         """What every arm and seed shares: changing it makes earlier results incomparable."""
-        dataset = self.config.dataset
-        return {
-            "experiment": 1,
-            "data": {
-                "ref": self.data_ref,
-                "source": dataset.source,
-                "options": self.source_options,
-                "clean": dataset.clean.model_dump(mode="json"),
-            },
-            "split": self.config.split.model_dump(mode="json"),
-        }
+        return ExperimentFingerprint(data=self.data, split=self.config.split)
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -296,19 +233,12 @@ def _resolve(path: Path, label: str, text: str, config: ExperimentConfig) -> Exp
     def checked(key: str, build: Callable[[], Any]) -> Any:
         try:
             return build()
+        except SettingsError:
+            raise
         except RecaugError as exc:
             raise RecaugError(f"{label}: {key}: {_one_line(str(exc))}") from None
         except (OSError, ValueError) as exc:  # a path the system cannot even look at
             raise RecaugError(f"{label}: {key}: unusable value ({_one_line(str(exc))})") from None
-
-    def component(
-        kind: str, key: str, name: str, options: Mapping[str, Any], options_key: str
-    ) -> Component:
-        cls = checked(key, lambda: registry.get(kind, name))
-        check_write_dirs(options_key, options, label)
-        instance = checked(options_key, lambda: cls(options))
-        plugin = registry.components(kind)[name].plugin
-        return Component(name, instance.options_dict(), plugin)
 
     dataset = config.dataset
     ref = checked("dataset.ref", lambda: resolve_data_ref(dataset.ref, path.parent))
@@ -317,42 +247,26 @@ def _resolve(path: Path, label: str, text: str, config: ExperimentConfig) -> Exp
     source = checked("dataset.options", lambda: source_cls(dataset.options))
     arms = []
     for i, arm in enumerate(config.arms):
-        strategy = component(
-            "strategies", f"arms[{i}].strategy", arm.strategy, arm.options, f"arms[{i}].options"
-        )
-        names = [f.name for f in arm.filters]
-        specs = list(arm.filters)
-        wanted = arm.dedupe and DEFAULT_FILTER not in names
-        if wanted and DEFAULT_FILTER in registry.components("filters"):
-            specs.insert(0, FilterConfig(name=DEFAULT_FILTER))
-        offset = len(specs) - len(arm.filters)
-        filters = tuple(
-            component(
-                "filters",
-                f"arms[{i}].filters[{j - offset}]",
-                f.name,
-                f.options,
-                f"arms[{i}].filters[{j - offset}].options",
-            )
-            for j, f in enumerate(specs)
-        )
-        arms.append(Arm(arm.name, strategy, filters, arm.budget, arm.target))
-    backends = tuple(
-        Backend(
-            b.key,
-            component("backends", f"backends[{i}]", b.name, b.options, f"backends[{i}].options"),
-        )
-        for i, b in enumerate(config.backends)
-    )
-    return Experiment(
-        path=path,
-        text=text,
-        config=config,
-        data_ref=ref,
-        source_options=source.options_dict(),
-        arms=tuple(arms),
-        backends=backends,
-    )
+        check_write_dirs(f"arms[{i}].options", arm.options, label)
+        for j, f in enumerate(arm.filters):
+            check_write_dirs(f"arms[{i}].filters[{j}].options", f.options, label)
+        try:
+            settings = checked(f"arms[{i}]", partial(_resolved, arm))
+        except SettingsError as exc:
+            raise RecaugError(f"{label}: arms[{i}].{exc.key}: {_one_line(str(exc))}") from None
+        arms.append(Arm(arm.name, settings))
+    backends = []
+    for i, b in enumerate(config.backends):
+        cls = checked(f"backends[{i}]", partial(registry.get, "backends", b.name))
+        check_write_dirs(f"backends[{i}].options", b.options, label)
+        instance = checked(f"backends[{i}].options", partial(cls, b.options))
+        backends.append(Backend(b.key, b.name, instance.options_dict()))
+    data = dataset.model_copy(update={"ref": ref, "options": source.options_dict()})
+    return Experiment(path, text, config, data, tuple(arms), tuple(backends))
+
+
+def _resolved(arm: ArmConfig) -> AugmentSettings:
+    return arm.settings().resolved()
 
 
 def resolve_data_ref(ref: str, base: Path) -> str:
@@ -365,11 +279,6 @@ def resolve_data_ref(ref: str, base: Path) -> str:
     if ":" not in ref:  # not a path, nor a reference such as `hf:NAME` that a source reads
         raise RecaugError(f"no such file or folder: {candidate} (relative to the experiment file)")
     return ref
-
-
-def is_write_dir_option(key: str) -> bool:
-    """Options that name a folder a component writes into (by convention: ``*_dir``)."""
-    return key.endswith("_dir")
 
 
 def check_write_dirs(key: str, options: Mapping[str, Any], label: str) -> None:
@@ -387,21 +296,3 @@ def check_write_dirs(key: str, options: Mapping[str, Any], label: str) -> None:
 def confined_relative(value: str) -> bool:
     pure = PurePath(value)
     return bool(value.strip()) and not pure.is_absolute() and ".." not in pure.parts
-
-
-def place_write_dirs(options: Mapping[str, Any], base: Path) -> dict[str, Any]:
-    """Options with every ``*_dir`` folder placed under ``base`` (inside --out)."""
-    placed = dict(options)
-    for name, value in options.items():
-        if is_write_dir_option(name) and isinstance(value, str):
-            placed[name] = str(confined(base, value))
-    return placed
-
-
-def confined(root: Path, *parts: str) -> Path:
-    """``root / parts`` if it stays inside ``root`` (symlinks resolved), else RecaugError."""
-    target = root.joinpath(*parts)
-    resolved_root = root.resolve()
-    if not target.resolve().is_relative_to(resolved_root):
-        raise RecaugError(f"{'/'.join(parts)}: refusing to write outside {root}")
-    return target

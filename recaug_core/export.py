@@ -14,14 +14,15 @@ import pyarrow.compute as pc
 from recaug_core.data import Dataset
 from recaug_core.errors import RecaugError
 from recaug_core.files import write_atomic, write_parquet
-from recaug_core.runs import Run
+from recaug_core.split import Split
 
 RECBOLE_TYPES = {"user_id": "token", "item_id": "token", "rating": "float", "timestamp": "float"}
 
 
-def export_run(run: Run, fmt: str, out: Path, *, real_only: bool = False) -> list[Path]:
-    train = run.split.train if real_only else run.augmented
-    parts = {"train": train, "valid": run.split.valid, "test": run.split.test}
+def export_split(split: Split, train: Dataset, fmt: str, out: Path) -> list[Path]:
+    """Write ``train`` (a split's training part, augmented or not) and the split's validation
+    and test parts, and the items, as ``fmt`` into ``out``; returns the files written."""
+    parts = {"train": train, "valid": split.valid, "test": split.test}
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     if fmt == "recbole":

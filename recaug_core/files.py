@@ -8,7 +8,7 @@ import os
 import socket
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +221,29 @@ def _boot_id() -> str | None:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
     except OSError:
         return None
+
+
+# -- writing only inside a folder ------------------------------------------------------------
+
+
+def is_write_dir_option(key: str) -> bool:
+    """Options that name a folder a component writes into (by convention: ``*_dir``)."""
+    return key.endswith("_dir")
+
+
+def place_write_dirs(options: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """Options with every ``*_dir`` folder placed under ``base`` (inside --out)."""
+    placed = dict(options)
+    for name, value in options.items():
+        if is_write_dir_option(name) and isinstance(value, str):
+            placed[name] = str(confined(base, value))
+    return placed
+
+
+def confined(root: Path, *parts: str) -> Path:
+    """``root / parts`` if it stays inside ``root`` (symlinks resolved), else RecaugError."""
+    target = root.joinpath(*parts)
+    resolved_root = root.resolve()
+    if not target.resolve().is_relative_to(resolved_root):
+        raise RecaugError(f"{'/'.join(parts)}: refusing to write outside {root}")
+    return target

@@ -17,6 +17,7 @@ from recaug_core.clean import CleanOptions, clean
 from recaug_core.data import REAL, Dataset
 from recaug_core.errors import DataError, RecaugError, shown
 from recaug_core.registry import get_registry
+from recaug_core.settings import DataSpec
 
 
 @dataclass
@@ -109,4 +110,11 @@ def check_provenance(dataset: Dataset, ref: str) -> None:
         file=ref,
         row=row + 1,
         column="origin",
+    )
+
+
+def load(spec: DataSpec) -> LoadedData:
+    """``load_data`` for data described by a ``DataSpec`` (an experiment file, the CLI)."""
+    return load_data(
+        spec.ref, source=spec.source, source_options=spec.options, clean_options=spec.clean
     )

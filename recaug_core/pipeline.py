@@ -13,11 +13,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field
 
 from recaug_core.api import GenerationRequest, QualityFilter, Strategy, SyntheticData
 from recaug_core.data import Dataset, attach_text, concat_interactions, empty_interactions
 from recaug_core.errors import PluginFailure, RecaugError
-from recaug_core.runfolder import RunFolder
 from recaug_core.runtime import Context, seed_everything
 from recaug_core.schema import TEXT_SCHEMA, normalize_interactions
 from recaug_core.split import Split
@@ -32,16 +32,32 @@ class Generated:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+class Counts(BaseModel):
+    """Rows at each step of an augmentation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    train_rows: int
+    generated: int
+    kept: int
+    rejected: int
+    rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+    augmented_rows: int
+    synthetic_users: int
+    text_generated: int | None = None  # with generated item or user text only
+    text_kept: int | None = None
+
+
 @dataclass
 class AugmentResult:
     synthetic: pa.Table  # what the strategy generated (within budget)
     kept: pa.Table  # what survived every filter
     rejected: pa.Table  # dropped rows with `filter` and `reason`
     augmented: Dataset  # real training rows + kept synthetic rows (+ generated text columns)
+    counts: Counts
     generated_text: pa.Table | None = None  # generated attribute text, long form
     text: pa.Table | None = None  # the part of it every filter kept
     text_rejected: pa.Table | None = None
-    counts: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     filter_stats: dict[str, Any] = field(default_factory=dict)
 
@@ -151,20 +167,20 @@ def apply_filters(
             stats[key]["text_rejected"] = text_dropped.num_rows
     rejected = _concat_or_empty(rejected_parts, _empty_rejected())
     augmented = merge(train, kept, text)
-    counts = {
-        "train_rows": len(train),
-        "generated": generated.interactions.num_rows,
-        "kept": kept.num_rows,
-        "rejected": rejected.num_rows,
-        "rejected_by_reason": _count_by(rejected, "reason"),
-        "augmented_rows": len(augmented),
-        "synthetic_users": _distinct(kept, "user_id"),
-    }
+    counts = Counts(
+        train_rows=len(train),
+        generated=generated.interactions.num_rows,
+        kept=kept.num_rows,
+        rejected=rejected.num_rows,
+        rejected_by_reason=_count_by(rejected, "reason"),
+        augmented_rows=len(augmented),
+        synthetic_users=_distinct(kept, "user_id"),
+    )
     text_rejected = None
     if text is not None:
         text_rejected = _concat_or_empty(text_rejected_parts, text.slice(0, 0))
-        counts["text_generated"] = generated.text.num_rows if generated.text is not None else 0
-        counts["text_kept"] = text.num_rows
+        counts.text_generated = generated.text.num_rows if generated.text is not None else 0
+        counts.text_kept = text.num_rows
     timings = {**generated.timings, "filter_s": time.perf_counter() - started}
     return AugmentResult(
         synthetic=generated.interactions,
@@ -239,42 +255,3 @@ def _count_by(table: pa.Table, column: str) -> dict[str, int]:
 
 def _distinct(table: pa.Table, column: str) -> int:
     return int(pc.count_distinct(table.column(column)).as_py()) if table.num_rows else 0
-
-
-def write_generated(folder: RunFolder, generated: Generated) -> None:
-    """Persist the strategy's raw output, so ``--resume`` need not generate again."""
-    folder.write_table("synthetic.parquet", generated.interactions)
-    if generated.text is not None:
-        folder.write_table("generated_text.parquet", generated.text)
-
-
-def read_generated(folder: RunFolder) -> Generated:
-    """What ``write_generated`` saved, for a resumed run that need not generate again."""
-    from recaug_core.files import read_parquet
-
-    text_path = folder.path / "generated_text.parquet"
-    return Generated(
-        normalize_interactions(read_parquet(folder.path / "synthetic.parquet")),
-        read_parquet(text_path) if text_path.exists() else None,
-    )
-
-
-def write_run(folder: RunFolder, split: Split, result: AugmentResult) -> None:
-    """Write every output table of an augmentation run (each file atomically)."""
-    folder.write_table("synthetic.parquet", result.synthetic)
-    folder.write_table("rejected.parquet", result.rejected)
-    folder.write_table("augmented.parquet", result.augmented.interactions)
-    folder.write_table("split.parquet", split.table)
-    augmented = result.augmented
-    items = (
-        augmented.items
-        if augmented.items is not None
-        else pa.table({"item_id": augmented.item_index.ids})
-    )
-    folder.write_table("items.parquet", items)
-    if augmented.users is not None:
-        folder.write_table("users.parquet", augmented.users)
-    if result.generated_text is not None:
-        folder.write_table("generated_text.parquet", result.generated_text)
-    if result.text_rejected is not None:
-        folder.write_table("rejected_text.parquet", result.text_rejected)

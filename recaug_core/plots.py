@@ -7,25 +7,25 @@ from typing import Any
 
 import numpy as np
 
-from recaug_core.experiment_file import BASELINE
+from recaug_core.results import BASELINE, ExperimentResults
 from recaug_core.stats import summary
 from recaug_core.targets import GROUPS
 
 
-def figures(results: dict[str, Any]) -> dict[str, bytes]:
+def figures(results: ExperimentResults) -> dict[str, bytes]:
     """{name: PNG} for every figure the results allow."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    k = results["experiment"]["ks"][0]
-    arms = [a for a, s in results["arms"].items() if s["status"] == "ok"]
+    k = results.experiment.ks[0]
+    arms = results.arm_names(ok_only=True)
     out: dict[str, bytes] = {}
-    for backend in (b["label"] for b in results["experiment"]["backends"]):
+    for backend in results.backends():
         out[f"bars-{backend}"] = _bars(plt, results, backend, arms, k)
         out[f"groups-{backend}"] = _groups(plt, results, backend, arms, k)
-    distributions = results.get("distributions", {})
+    distributions = results.distributions
     if BASELINE in distributions:
         out["long-tail"] = _long_tail(plt, distributions)
         out["history-lengths"] = _lengths(plt, distributions)
@@ -41,13 +41,13 @@ def _png(plt: Any, fig: Any) -> bytes:
 
 
 def _mean_std(
-    results: dict[str, Any], arm: str, backend: str, metric: str, group: str | None = None
+    results: ExperimentResults, arm: str, backend: str, metric: str, group: str | None = None
 ) -> tuple[float, float]:
     s = summary(results, arm, backend, metric, group)
-    return (s["mean"], s["std"]) if s else (0.0, 0.0)
+    return (s.mean, s.std) if s else (0.0, 0.0)
 
 
-def _bars(plt: Any, results: dict[str, Any], backend: str, arms: list[str], k: int) -> bytes:
+def _bars(plt: Any, results: ExperimentResults, backend: str, arms: list[str], k: int) -> bytes:
     fig, axes = plt.subplots(1, 2, figsize=(max(6, 1.4 * len(arms) + 3), 3.6))
     for ax, metric in zip(axes, (f"ndcg@{k}", f"recall@{k}")):
         values = [_mean_std(results, arm, backend, metric) for arm in arms]
@@ -58,7 +58,7 @@ def _bars(plt: Any, results: dict[str, Any], backend: str, arms: list[str], k: i
     return _png(plt, fig)
 
 
-def _groups(plt: Any, results: dict[str, Any], backend: str, arms: list[str], k: int) -> bytes:
+def _groups(plt: Any, results: ExperimentResults, backend: str, arms: list[str], k: int) -> bytes:
     fig, axes = plt.subplots(1, 2, figsize=(max(7, 1.2 * len(arms) + 5), 3.6))
     x = np.arange(len(GROUPS))
     width = 0.8 / max(1, len(arms))

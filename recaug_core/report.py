@@ -10,13 +10,12 @@ import base64
 import html
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from recaug_core.experiment_file import BASELINE
 from recaug_core.files import write_bytes, write_text
-from recaug_core.stats import TABLE_METRICS, backend_labels, summary
+from recaug_core.results import BASELINE, ExperimentResults, Summary
+from recaug_core.stats import TABLE_METRICS, summary
 from recaug_core.targets import GROUPS
 
 REPORT_MD = "report.md"
@@ -29,51 +28,47 @@ FIDELITY = (
     ("dcr_mean", "DCR mean"),
     ("dcr_p05", "DCR p05"),
 )
+STEPS = ("generated", "kept", "rejected")
 Table = tuple[list[str], list[list[str]]]
 
 
-def _arms(results: dict[str, Any], ok_only: bool = False) -> list[str]:
-    return [a for a, s in results["arms"].items() if not ok_only or s["status"] == "ok"]
-
-
-def _cell(s: dict[str, Any] | None) -> str:
+def _cell(s: Summary | None) -> str:
     if s is None:
         return "–"
-    text = f"{s['mean']:.4f} ± {s['std']:.4f}"
-    change = s.get("change")
-    if change is not None:
-        shown = f"{change:+.1%}"
-        text += f" ({'**' + shown + '**' if s.get('exceeds_spread') else shown})"
+    text = f"{s.mean:.4f} ± {s.std:.4f}"
+    if s.change is not None:
+        shown = f"{s.change:+.1%}"
+        text += f" ({'**' + shown + '**' if s.exceeds_spread else shown})"
     return text
 
 
 # -- tables -----------------------------------------------------------------------------------
 
 
-def metric_table(results: dict[str, Any], backend: str) -> Table:
-    ks = results["experiment"]["ks"]
+def metric_table(results: ExperimentResults, backend: str) -> Table:
+    ks = results.experiment.ks
     names = [f"{m}@{ks[0]}" for m in TABLE_METRICS] + [
         f"{m}@{k}" for k in ks[1:] for m in ("ndcg", "recall")
     ]
     rows = []
-    for arm in _arms(results):
-        if results["arms"][arm]["status"] != "ok":
+    for arm in results.arm_names():
+        if results.arms[arm].status != "ok":
             rows.append([arm, "failed"] + [""] * (len(names) - 1))
             continue
         rows.append([arm] + [_cell(summary(results, arm, backend, n)) for n in names])
     return ["arm", *names], rows
 
 
-def headline_table(results: dict[str, Any]) -> Table:
+def headline_table(results: ExperimentResults) -> Table:
     """NDCG@K per arm and backend, overall and for sparse users: the question in one table."""
-    k = results["experiment"]["ks"][0]
-    backends = backend_labels(results)
+    k = results.experiment.ks[0]
+    backends = results.backends()
     headers = ["arm"]
     for backend in backends:
         headers += [f"{backend} ndcg@{k}", f"{backend} ndcg@{k} sparse users"]
     rows = []
-    for arm in _arms(results):
-        if results["arms"][arm]["status"] != "ok":
+    for arm in results.arm_names():
+        if results.arms[arm].status != "ok":
             rows.append([arm, "failed"] + [""] * (len(headers) - 2))
             continue
         row = [arm]
@@ -84,29 +79,24 @@ def headline_table(results: dict[str, Any]) -> Table:
     return headers, rows
 
 
-def group_table(results: dict[str, Any], backend: str) -> Table:
-    k = results["experiment"]["ks"][0]
+def group_table(results: ExperimentResults, backend: str) -> Table:
+    k = results.experiment.ks[0]
     names = [f"ndcg@{k}", f"recall@{k}"]
     headers = ["arm"] + [f"{n} {g}" for g in GROUPS for n in names]
     rows = []
-    for arm in _arms(results, ok_only=True):
+    for arm in results.arm_names(ok_only=True):
         rows.append(
             [arm] + [_cell(summary(results, arm, backend, n, g)) for g in GROUPS for n in names]
         )
     return headers, rows
 
 
-def _seed_facts(results: dict[str, Any], arm: str, key: str) -> list[dict[str, Any]]:
-    seeds = results["arms"][arm].get("augmentation", {})
-    return [facts.get(key) or {} for facts in seeds.values()]
-
-
-def fidelity_table(results: dict[str, Any]) -> Table:
+def fidelity_table(results: ExperimentResults) -> Table:
     rows = []
-    for arm in _arms(results, ok_only=True):
+    for arm in results.arm_names(ok_only=True):
         if arm == BASELINE:
             continue
-        facts = _seed_facts(results, arm, "fidelity")
+        facts = [f.fidelity or {} for f in results.arms[arm].augmentation.values()]
         row = [arm]
         for key, _ in FIDELITY:
             values = [f[key] for f in facts if f.get(key) is not None]
@@ -115,43 +105,41 @@ def fidelity_table(results: dict[str, Any]) -> Table:
     return ["arm", *(label for _, label in FIDELITY)], rows
 
 
-def rows_table(results: dict[str, Any]) -> Table:
+def rows_table(results: ExperimentResults) -> Table:
     rows = []
-    for arm in _arms(results):
+    for arm in results.arm_names():
         if arm == BASELINE:
             continue
-        counts = _seed_facts(results, arm, "counts")
-        total = {
-            k: sum(int(c.get(k, 0)) for c in counts) for k in ("generated", "kept", "rejected")
-        }
+        counts = [f.counts for f in results.arms[arm].augmentation.values() if f.counts]
+        generated, kept, rejected = (sum(getattr(c, k) for c in counts) for k in STEPS)
         reasons: dict[str, int] = {}
         for c in counts:
-            for reason, n in (c.get("rejected_by_reason") or {}).items():
-                reasons[reason] = reasons.get(reason, 0) + int(n)
+            for reason, n in c.rejected_by_reason.items():
+                reasons[reason] = reasons.get(reason, 0) + n
         by_reason = "; ".join(f"{r}: {n}" for r, n in sorted(reasons.items())) or "–"
-        status = results["arms"][arm]["status"]
+        ok = results.arms[arm].status == "ok"
         rows.append(
-            [arm, str(len(counts)), str(total["generated"]), str(total["kept"]),
-             str(total["rejected"]), by_reason if status == "ok" else f"{by_reason} (failed)"]
+            [arm, str(len(results.arms[arm].augmentation)), str(generated), str(kept),
+             str(rejected), by_reason if ok else f"{by_reason} (failed)"]
         )  # fmt: skip
     return ["arm", "seeds", "generated", "kept", "rejected", "rejected by reason"], rows
 
 
-def timing_table(results: dict[str, Any]) -> Table:
+def timing_table(results: ExperimentResults) -> Table:
     stages = ("fit_s", "generate_s", "filter_s", "write_s")
-    backends = backend_labels(results)
+    backends = results.backends()
     headers = ["arm", *(s.removesuffix("_s") for s in stages)]
     headers += [f"{b} {t}" for b in backends for t in ("fit", "evaluate")]
     rows = []
-    for arm in _arms(results):
-        timings = _seed_facts(results, arm, "timings")
+    for arm in results.arm_names():
+        timings = [f.timings or {} for f in results.arms[arm].augmentation.values()]
         row = [arm] + [
             _seconds(sum(t.get(s, 0.0) for t in timings)) if timings else "–" for s in stages
         ]
         for backend in backends:
-            runs = [r for r in results["runs"] if r["arm"] == arm and r["backend"] == backend]
+            runs = [r for r in results.runs if r.arm == arm and r.backend == backend]
             for key in ("fit_s", "evaluate_s"):
-                row.append(_seconds(sum(r["timings"].get(key, 0.0) for r in runs)) if runs else "–")
+                row.append(_seconds(sum(r.timings.get(key, 0.0) for r in runs)) if runs else "–")
         rows.append(row)
     return headers, rows
 
@@ -160,18 +148,10 @@ def _seconds(value: float) -> str:
     return f"{value:.1f} s"
 
 
-def failed_arms(results: dict[str, Any]) -> list[tuple[str, str, str]]:
-    return [
-        (arm, state.get("failed_stage") or "?", state.get("error") or "")
-        for arm, state in results["arms"].items()
-        if state["status"] == "failed"
-    ]
-
-
 # -- rendering --------------------------------------------------------------------------------
 
 
-def render(run_dir: Path, results: dict[str, Any]) -> list[Path]:
+def render(run_dir: Path, results: ExperimentResults) -> list[Path]:
     """Write report.md, report.html and figures/*.png into ``run_dir``; returns the paths."""
     try:
         from recaug_core.plots import figures
@@ -195,10 +175,10 @@ def render(run_dir: Path, results: dict[str, Any]) -> list[Path]:
 Section = tuple[str, str, list[Table], list[str]]  # title, text, tables, figure names
 
 
-def _sections(results: dict[str, Any]) -> list[Section]:
-    backends = backend_labels(results)
+def _sections(results: ExperimentResults) -> list[Section]:
+    backends = results.backends()
     out: list[Section] = []
-    failures = failed_arms(results)
+    failures = results.failed_arms()
     if failures:
         text = "\n".join(
             f"- **{arm}** stopped in {stage}: {error}" for arm, stage, error in failures
@@ -247,22 +227,20 @@ def _sections(results: dict[str, Any]) -> list[Section]:
     return out
 
 
-def _header_facts(results: dict[str, Any]) -> list[str]:
-    exp = results["experiment"]
-    data = results.get("data", {})
-    split = exp["split"]
-    backends = ", ".join(f"{b['label']} ({b['name']})" for b in exp["backends"])
+def _header_facts(results: ExperimentResults) -> list[str]:
+    exp, data = results.experiment, results.data
+    backends = ", ".join(f"{b.label} ({b.name})" for b in exp.backends)
+    split = f"{exp.split.protocol} {list(exp.split.ratios)}"
     return [
-        f"Experiment file: `{exp['file']}`"
-        + (f" — {exp['description']}" if exp["description"] else ""),
+        f"Experiment file: `{exp.file}`" + (f" — {exp.description}" if exp.description else ""),
         f"Data: `{data.get('ref')}` "
         f"({data.get('cleaning', {}).get('rows_out', '?')} interactions after cleaning)",
-        f"Split: {split['protocol']} {split['ratios']}; seeds {exp['seeds']}; backends: {backends}",
-        f"Total time: {results['timings'].get('total_s', 0):.1f} s",
+        f"Split: {split}; seeds {exp.seeds}; backends: {backends}",
+        f"Total time: {results.timings.get('total_s', 0):.1f} s",
     ]
 
 
-def _markdown(results: dict[str, Any], sections: list[Section], pictures: set[str]) -> str:
+def _markdown(results: ExperimentResults, sections: list[Section], pictures: set[str]) -> str:
     lines = ["# recaug experiment report", ""]
     lines += [f"- {fact}" for fact in _header_facts(results)] + [""]
     if not pictures:
@@ -301,7 +279,7 @@ def _inline(text: str) -> str:
     return _CODE.sub(r"<code>\1</code>", _BOLD.sub(r"<b>\1</b>", escaped))
 
 
-def _html(results: dict[str, Any], sections: list[Section], pictures: dict[str, bytes]) -> str:
+def _html(results: ExperimentResults, sections: list[Section], pictures: dict[str, bytes]) -> str:
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         "<title>recaug experiment report</title>",

@@ -50,7 +50,7 @@ def data_options(func: F) -> F:
     return func
 
 
-def load_from_cli(
+def data_spec(
     data: str | None,
     source: str | None,
     source_options: tuple[str, ...],
@@ -58,22 +58,30 @@ def load_from_cli(
     kcore: int,
     keep_repeats: bool,
 ) -> Any:
+    """The data the options of ``data_options`` describe."""
     from pydantic import ValidationError
 
     from recaug_core.clean import CleanOptions
     from recaug_core.errors import RecaugError
-    from recaug_core.loading import load_data
+    from recaug_core.settings import DataSpec
 
     try:
         clean = CleanOptions(keep_repeats=keep_repeats, min_rating=min_rating, kcore=kcore)
     except ValidationError:
         raise RecaugError(f"--min-rating {min_rating}: expected a finite number") from None
-    return load_data(
-        data or "demo",
+    return DataSpec(
+        ref=data or "demo",
         source=source,
-        source_options=option_pairs(source_options, "--source-option"),
-        clean_options=clean,
+        options=option_pairs(source_options, "--source-option"),
+        clean=clean,
     )
+
+
+def load_from_cli(**data_args: Any) -> Any:
+    """The cleaned data the options of ``data_options`` describe."""
+    from recaug_core.loading import load
+
+    return load(data_spec(**data_args))
 
 
 def split_options(func: F) -> F:

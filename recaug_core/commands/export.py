@@ -20,10 +20,11 @@ def register(cli: click.Group) -> None:
 )
 def export_command(run_dir: str, fmt: str, out: str, real_only: bool) -> None:
     """Write RUN_DIR's augmented training part, validation and test parts, and items."""
-    from recaug_core.export import export_run
-    from recaug_core.runs import load_run
+    from recaug_core.augmentation import read_augmentation
+    from recaug_core.export import export_split
 
-    run = load_run(run_dir)
-    written = export_run(run, fmt, Path(out), real_only=real_only)
+    run = read_augmentation(run_dir)
+    train = run.split.train if real_only else run.augmented
+    written = export_split(run.split, train, fmt, Path(out))
     for path in written:
         click.echo(str(path))

@@ -15,8 +15,8 @@ def register(cli: click.Group) -> None:
 @click.argument("run_dir", metavar="RUN_DIR", type=click.Path(file_okay=False))
 def report_command(run_dir: str) -> None:
     """Re-render the report of `recaug run` from RUN_DIR/results.json."""
-    from recaug_core.experiment import load_results
     from recaug_core.report import render
+    from recaug_core.results import load_results
 
     folder = Path(run_dir)
     for path in render(folder, load_results(folder)):

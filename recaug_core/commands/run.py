@@ -40,7 +40,7 @@ def run_command(experiment_file: str, out: str, mixed_precision: str, no_report:
     from recaug_core.errors import RecaugError
     from recaug_core.experiment import run_experiment
     from recaug_core.experiment_file import load_experiment
-    from recaug_core.report import failed_arms, render
+    from recaug_core.report import render
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise RecaugError(
@@ -57,7 +57,7 @@ def run_command(experiment_file: str, out: str, mixed_precision: str, no_report:
     if not no_report:
         render(out_dir, results)
         echo(f"report: {out_dir / 'report.md'} and {out_dir / 'report.html'}")
-    failures = failed_arms(results)
+    failures = results.failed_arms()
     for arm, stage, error in failures:
         echo(f"arm '{arm}' failed in {stage}: {error}")
     click.echo(str(out_dir / "results.json"))

@@ -67,11 +67,14 @@ def test_no_held_out_pair_reaches_the_augmented_training_set(run_dir):
 
 def test_manifest_records_how_to_reproduce(run_dir):
     manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["schema_version"] == 2 and manifest["kind"] == "augment"
     assert manifest["status"] == "done"
     assert manifest["command"][:2] == ["recaug", "augment"]
-    assert manifest["seed"] == 0
-    assert manifest["strategy"] == {"name": "toy", "options": {"per_user": 4}}
-    assert manifest["filters"][0]["name"] == "dedupe"
+    settings = manifest["fingerprint"]  # everything that decides the output
+    assert settings["seed"] == 0 and settings["data"]["ref"] == "demo"
+    assert settings["augment"]["strategy"] == "toy"
+    assert settings["augment"]["options"] == {"per_user": 4}
+    assert settings["augment"]["filters"][0]["name"] == "dedupe"
     assert manifest["versions"]["recaug"] and manifest["versions"]["pyarrow"]
     counts = manifest["counts"]
     assert counts["generated"] == counts["kept"] + counts["rejected"]
@@ -123,7 +126,7 @@ def test_resume_with_other_settings_is_refused(run_dir, recaug):
     result = recaug(
         "augment", *SMALL, "--strategy", "toy", "-o", "per_user=9", "--out", run_dir, "--resume"
     )
-    assert result.code == 2 and "strategy differ" in result.err
+    assert result.code == 2 and "strategy options differ" in result.err
 
 
 def test_an_unfinished_run_needs_resume_and_resumes_from_the_generated_rows(run_dir, recaug):

@@ -87,7 +87,7 @@ def test_missing_data_path_is_exit_2(recaug, tmp_path):
 
 
 def test_internal_errors_exit_1_with_a_hint(recaug, monkeypatch):
-    import recaug_core.commands.data as data_command
+    import recaug_core.describe as data_command
 
     def explode(*args, **kwargs):
         raise ZeroDivisionError("boom")

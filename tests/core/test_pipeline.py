@@ -103,7 +103,7 @@ def test_generated_text_becomes_marked_item_columns_and_new_users_get_indices():
     assert column.drop_null().to_pylist() == ["one", "two", "three"]
     assert items.schema.field("gen_blurb").metadata[GENERATED_MARK] == b"writer"
     assert "syn-1" in result.augmented.user_index
-    assert result.counts["text_kept"] == 3
+    assert result.counts.text_kept == 3
 
 
 def test_crashing_strategy_on_the_command_line_exits_1_naming_it(recaug, tmp_path):

@@ -72,8 +72,8 @@ def test_learns_more_than_popularity(model: str, small_split: object, tmp_path: 
     ours, _ = evaluate_model(
         backend_class(), {"model": model}, small_split, small_split.train, [10], ctx
     )
-    assert ours["ndcg@10"] > 1.2 * pop["ndcg@10"]
-    assert ours["coverage@10"] > pop["coverage@10"]
+    assert ours.values["ndcg@10"] > 1.2 * pop.values["ndcg@10"]
+    assert ours.values["coverage@10"] > pop.values["coverage@10"]
 
 
 def test_early_stopping_keeps_the_best_epoch(small_split: object, tmp_path: Path) -> None:

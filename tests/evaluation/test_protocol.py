@@ -14,6 +14,7 @@ from recaug_core import RankingTask, Recommender, SplitSpec, ranking_means, spli
 from recaug_core.data import Dataset, concat_interactions, synthetic_table
 from recaug_core.evaluate import aggregate
 from recaug_core.ranking import rank
+from recaug_core.results import Metrics
 
 ITEMS = [f"i{k}" for k in range(6)]
 
@@ -107,13 +108,15 @@ def test_seeds_aggregate_mean_and_std() -> None:
         {"ndcg@10": 0.2, "users": 5, "groups": {"sparse": {"ndcg@10": 0.1, "users": 2}}},
         {"ndcg@10": 0.4, "users": 5, "groups": {"sparse": {"ndcg@10": 0.3, "users": 2}}},
     ]
-    result = aggregate(runs)
-    assert result["ndcg@10"] == pytest.approx(0.3)
-    assert result["std"]["ndcg@10"] == pytest.approx(0.1)  # population std of 0.2 and 0.4
-    assert result["groups"]["sparse"]["ndcg@10"] == pytest.approx(0.2)
-    assert result["std"]["groups"]["sparse"]["ndcg@10"] == pytest.approx(0.1)
-    assert result["users"] == 5
-    assert result["per_seed"] == [{"ndcg@10": 0.2}, {"ndcg@10": 0.4}]
+    result = aggregate([Metrics.model_validate(run) for run in runs])
+    assert result.values["ndcg@10"] == pytest.approx(0.3)
+    assert result.std.values["ndcg@10"] == pytest.approx(0.1)  # population std of 0.2 and 0.4
+    assert result.value("ndcg@10", "sparse") == pytest.approx(0.2)
+    assert result.std.groups["sparse"]["ndcg@10"] == pytest.approx(0.1)
+    assert result.users == 5
+    assert result.per_seed == [{"ndcg@10": 0.2}, {"ndcg@10": 0.4}]
+    # the JSON keeps the flat layout of every version: metric names are keys
+    assert result.model_dump()["groups"]["sparse"] == {"ndcg@10": pytest.approx(0.2), "users": 2}
 
 
 # -- end to end through the CLI ---------------------------------------------------------------

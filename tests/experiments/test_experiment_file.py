@@ -84,14 +84,14 @@ def test_filter_given_as_a_table(tmp_path, write_experiment):
         '[[arms.filters]]\nname = "popularity"\noptions = { max_head_share = 0.5 }\n',
     )
     experiment = load_experiment(path)
-    filters = experiment.arms[0].filters
+    filters = experiment.arms[0].settings.filters
     assert [f.name for f in filters] == ["dedupe", "popularity"]
     assert filters[1].options["max_head_share"] == 0.5
 
 
 def test_dedupe_can_be_left_out(write_experiment):
     experiment = load_experiment(write_experiment(arm("a", "seq", dedupe="false")))
-    assert experiment.arms[0].filters == ()
+    assert experiment.arms[0].settings.filters == []
 
 
 def test_relative_data_path_is_relative_to_the_experiment_file(tmp_path, recaug):
@@ -108,7 +108,7 @@ def test_relative_data_path_is_relative_to_the_experiment_file(tmp_path, recaug)
         )
     )
     experiment = load_experiment(path)
-    assert experiment.data_ref == str((tmp_path / "data" / written[0]).resolve())
+    assert experiment.data.ref == str((tmp_path / "data" / written[0]).resolve())
 
 
 @pytest.mark.parametrize("name", ["demo.toml", "third-party.toml"])

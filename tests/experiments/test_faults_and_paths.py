@@ -10,7 +10,7 @@ import pytest
 from experiment_files import arm
 
 from recaug_core import RecaugError
-from recaug_core.experiment_file import confined, place_write_dirs
+from recaug_core.files import confined, place_write_dirs
 
 
 @pytest.fixture

@@ -33,8 +33,8 @@ def test_arm_from_a_separate_distribution(
     results = json.loads((out / "results.json").read_text())
     cooc = results["arms"]["cooc"]
     assert cooc["status"] == "ok"
-    assert cooc["strategy"]["name"] == "cooccurrence"
-    assert [f["name"] for f in cooc["filters"]] == ["dedupe", "age-appropriate"]
+    assert cooc["augment"]["strategy"] == "cooccurrence"
+    assert [f["name"] for f in cooc["augment"]["filters"]] == ["dedupe", "age-appropriate"]
     counts = cooc["augmentation"]["0"]["counts"]
     assert counts["kept"] > 0
     assert {r["arm"] for r in results["runs"]} == {"baseline", "cooc"}

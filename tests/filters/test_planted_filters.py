@@ -106,7 +106,7 @@ def test_chained_on_the_command_line(planted_plugin, tmp_path: Path, monkeypatch
     # dedupe ran first (the default), and each filter is named on the rows it dropped
     assert kind_counts(rejected, "filter") == expected_rejected
     manifest = json.loads((out / "manifest.json").read_text())
-    assert [f["name"] for f in manifest["filters"]] == [
+    assert [f["name"] for f in manifest["fingerprint"]["augment"]["filters"]] == [
         "dedupe",
         "catalog",
         "privacy",

@@ -74,8 +74,8 @@ def test_backend_learns_more_than_popularity(small_split: Any, tmp_path: Path) -
         [10],
         ctx,
     )
-    assert ours["ndcg@10"] > 1.2 * pop["ndcg@10"]
-    assert ours["coverage@10"] > pop["coverage@10"]
+    assert ours.values["ndcg@10"] > 1.2 * pop.values["ndcg@10"]
+    assert ours.values["coverage@10"] > pop.values["coverage@10"]
 
 
 def test_early_stopping_keeps_the_best_epoch(small_split: Any, tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ from types import SimpleNamespace
 import pyarrow.parquet as pq
 import pytest
 
-from recaug_core.runfolder import RunFolder
+from recaug_core.manifest import ExperimentFingerprint, ExperimentManifest
+from recaug_core.outputs import OutputFolder
+from recaug_core.settings import DataSpec, SplitSpec
 from recaug_lora_gen.generation import my_batches
 
 
@@ -35,16 +37,18 @@ def test_every_batch_is_sampled_by_exactly_one_process(world: int) -> None:
 
 def test_a_follower_process_neither_locks_nor_writes(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    main = RunFolder(out, writer=True)
-    main.open({"seed": 0}, resume=False)
+    fingerprint = ExperimentFingerprint(data=DataSpec(), split=SplitSpec())
+    main = OutputFolder(out, ExperimentManifest, writer=True)
+    main.open(fingerprint, resume=False, command=["recaug"])
     try:
-        follower = RunFolder(out, writer=False)
-        assert follower.open({"seed": 0}, resume=False) is False  # no "run in progress" error
+        follower = OutputFolder(out, ExperimentManifest, writer=False)
+        # no "run in progress" error
+        assert follower.open(fingerprint, resume=False, command=["recaug"]) is False
         follower.write_table("synthetic.parquet", None)
         follower.mark_stage("generate")
         follower.close()
         assert not (out / "synthetic.parquet").exists()
-        assert "generate" not in main.manifest["stages"]
+        assert "generate" not in main.manifest.stages
     finally:
         main.close()
 

@@ -229,15 +229,16 @@ def test_option_parsers(kind: str, text: str) -> None:
     """The functions behind --filter, --ratios, --k, -o and -s: a value or a named error."""
     from recaug_core import create
     from recaug_core.cli import error_line
-    from recaug_core.commands.augment import build_filters
+    from recaug_core.commands.augment import filter_specs
     from recaug_core.commands.common import option_pairs, split_spec
     from recaug_core.commands.evaluate import parse_ks
+    from recaug_core.settings import AugmentSettings
 
     CASES["option_parsers"] += 1
     try:
         if kind == "filter":
-            filters = build_filters([text], default_dedupe=True)
-            assert all(f.name for f in filters)
+            settings = AugmentSettings(strategy="seq", filters=filter_specs([text])).resolved()
+            assert all(f.name for f in settings.filters)
         elif kind == "ratios":
             spec = split_spec("random-by-user", text, "split")
             assert abs(sum(spec.ratios) - 1) < 1e-6

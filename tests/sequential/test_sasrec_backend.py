@@ -99,7 +99,7 @@ def cycle_split() -> Split:
 
 def _hit_at_1(options: dict[str, Any], split: Split, train: Dataset, tmp_path: Path) -> float:
     result, _ = evaluate_model(SasrecBackend, options, split, train, (1,), _ctx(tmp_path))
-    return float(result["hit@1"])
+    return result.values["hit@1"]
 
 
 LEARNS = {"hidden": 32, "inner": 32, "max_len": 10, "epochs": 40, "patience": 40, "lr": 0.01}

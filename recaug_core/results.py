@@ -1,0 +1,246 @@
+"""Typed results: the metrics of one evaluation, and the ``results.json`` of `recaug run`.
+
+The JSON keeps its flat layout (``{"ndcg@10": 0.31, "users": 120, "groups": {...}}``), so the
+models read files of every version. ``results.json`` carries ``schema_version`` 2; version 1
+(recaug 0.1.0, marked ``"recaug_experiment": 1``) recorded each arm's settings as separate keys
+and is upgraded on reading.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
+
+from recaug_core.errors import RecaugError
+from recaug_core.files import write_json, write_text
+from recaug_core.pipeline import Counts
+from recaug_core.settings import AugmentSettings, SplitSpec
+
+RESULTS_JSON = "results.json"
+RESULTS_CSV = "results.csv"
+SCHEMA_VERSION: Final = 2
+BASELINE = "baseline"
+
+
+class _Flat(BaseModel):
+    """Metric values (``name@K``) are flat keys in JSON, ``values`` in Python."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    values: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "values" in data:
+            return data
+        values = {k: v for k, v in data.items() if "@" in k}
+        return {"values": values, **{k: v for k, v in data.items() if "@" not in k}}
+
+    @model_serializer(mode="wrap")
+    def _spread(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out = handler(self)
+        return {**out.pop("values"), **out}
+
+
+class GroupMetrics(_Flat):
+    users: int | float  # a count; a mean over seeds when the seeds disagree
+
+
+class Metrics(GroupMetrics):
+    """One evaluation (or the mean of several): overall, and per user group."""
+
+    groups: dict[str, GroupMetrics] = Field(default_factory=dict)
+    group_thresholds: dict[str, float] = Field(default_factory=dict)
+
+    def value(self, name: str, group: str | None = None) -> float | None:
+        source = self if group is None else self.groups.get(group)
+        return None if source is None else source.values.get(name)
+
+
+class Spread(_Flat):
+    groups: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class Aggregate(Metrics):
+    """Metrics averaged over seeds, with their (population) standard deviation."""
+
+    std: Spread = Field(default_factory=Spread)
+    per_seed: list[dict[str, float]] | None = None
+
+
+# -- results.json of `recaug run` -------------------------------------------------------------
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BackendInfo(Strict):
+    label: str
+    name: str
+    options: dict[str, Any]
+
+
+class ExperimentInfo(Strict):
+    file: str
+    description: str
+    seeds: list[int]
+    ks: list[int]
+    split: SplitSpec
+    backends: list[BackendInfo]
+
+
+class Provenance(Strict):
+    plugin: str
+    distribution: str | None
+    version: str | None
+
+
+class SeedFacts(Strict):
+    """What one seed's augmentation of an arm did (from its manifest)."""
+
+    counts: Counts | None = None
+    filter_stats: dict[str, dict[str, Any]] | None = None
+    timings: dict[str, float] | None = None
+    fidelity: dict[str, Any] | None = None
+
+
+class ArmResult(Strict):
+    status: Literal["ok", "failed"]
+    augment: AugmentSettings | None = None  # None for the baseline
+    plugins: dict[str, Provenance] = Field(default_factory=dict)
+    error: str | None = None
+    failed_stage: str | None = None
+    augmentation: dict[str, SeedFacts] = Field(default_factory=dict)  # per seed
+
+
+class RunResult(Strict):
+    """One backend trained on one arm's training data for one seed."""
+
+    arm: str
+    backend: str
+    seed: int
+    metrics: Metrics
+    timings: dict[str, float]
+
+
+class Summary(Strict):
+    """Mean and spread over seeds; for an arm, the change vs baseline and whether it exceeds
+    the spread of the per-seed changes (see ``stats``)."""
+
+    mean: float
+    std: float
+    seeds: int
+    change: float | None = None
+    exceeds_spread: bool | None = None
+
+
+SummaryTable = dict[str, dict[str, dict[str, dict[str, Summary | None]]]]  # backend/arm/group
+
+
+class ExperimentResults(Strict):
+    schema_version: Literal[2] = SCHEMA_VERSION
+    experiment: ExperimentInfo
+    data: dict[str, Any]  # how the data was read and cleaned
+    splits: dict[str, dict[str, Any]]  # per seed: rows and users per part
+    arms: dict[str, ArmResult]
+    runs: list[RunResult]
+    distributions: dict[str, Any]  # popularity and length curves (first seed)
+    timings: dict[str, float]
+    summary: SummaryTable = Field(default_factory=dict)
+
+    def backends(self) -> list[str]:
+        return [b.label for b in self.experiment.backends]
+
+    def arm_names(self, ok_only: bool = False) -> list[str]:
+        return [a for a, s in self.arms.items() if not ok_only or s.status == "ok"]
+
+    def failed_arms(self) -> list[tuple[str, str, str]]:
+        """(arm, stage, error) of every failed arm."""
+        return [
+            (name, arm.failed_stage or "?", arm.error or "")
+            for name, arm in self.arms.items()
+            if arm.status == "failed"
+        ]
+
+
+def write_results(out: Path, results: ExperimentResults) -> None:
+    write_json(out / RESULTS_JSON, results.model_dump(mode="json"))
+    write_text(out / RESULTS_CSV, results_csv(results))
+
+
+CSV_COLUMNS = ("arm", "backend", "seed", "group", "metric", "value")
+
+
+def results_csv(results: ExperimentResults) -> str:
+    """Long format: one row per arm, backend, seed, user group (``all`` first) and metric."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for run in results.runs:
+        groups: dict[str, GroupMetrics] = {"all": run.metrics, **run.metrics.groups}
+        for group, metrics in groups.items():
+            for name, value in metrics.values.items():
+                writer.writerow((run.arm, run.backend, run.seed, group, name, value))
+    return buffer.getvalue()
+
+
+def load_results(run_dir: Path) -> ExperimentResults:
+    """``results.json`` of ``run_dir``, of any schema version; RecaugError naming the file."""
+    path = run_dir / RESULTS_JSON
+    if not path.exists():
+        raise RecaugError(f"{run_dir}: no {RESULTS_JSON}; is it the --out folder of `recaug run`?")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RecaugError(f"{path}: unreadable results ({exc})") from None
+    if not isinstance(raw, dict) or not ({"schema_version", "recaug_experiment"} & set(raw)):
+        raise RecaugError(f"{path}: not the results of `recaug run`")
+    version = raw.get("schema_version", 1)
+    if version not in (1, SCHEMA_VERSION):
+        raise RecaugError(
+            f"{path}: results schema version {version!r}; this recaug reads versions 1 and "
+            f"{SCHEMA_VERSION} (a newer recaug wrote it?)"
+        )
+    try:
+        return ExperimentResults.model_validate(_upgrade_v1(raw) if version == 1 else raw)
+    except (ValidationError, KeyError, TypeError, AttributeError) as exc:
+        detail = str(exc).splitlines()[0]
+        raise RecaugError(
+            f"{path}: invalid results of schema version {version} ({detail})"
+        ) from None
+
+
+def _upgrade_v1(raw: dict[str, Any]) -> dict[str, Any]:
+    """recaug 0.1.0 results in the layout of version 2."""
+    arms = {}
+    for name, arm in raw["arms"].items():
+        arm = dict(arm)
+        arm.pop("name", None)
+        if "strategy" in arm:
+            strategy, filters = arm.pop("strategy"), arm.pop("filters")
+            arm["augment"] = {
+                "strategy": strategy["name"],
+                "options": strategy["options"],
+                "filters": filters,
+                "dedupe": any(f["name"] == "dedupe" for f in filters),
+                "budget": arm.pop("budget"),
+                "target": arm.pop("target"),
+            }
+        arms[name] = arm
+    rest = {k: v for k, v in raw.items() if k != "recaug_experiment"}
+    return {**rest, "schema_version": SCHEMA_VERSION, "arms": arms}
