@@ -19,104 +19,38 @@ from recaug_core.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
-# public name -> the private module that defines it
+# the private module that defines each public name (docs/api.md describes them)
 _HOMES = {
-    "DataSource": "api",
-    "FilterResult": "api",
-    "GenerationRequest": "api",
-    "Options": "api",
-    "QualityFilter": "api",
-    "Recommender": "api",
-    "Strategy": "api",
-    "SyntheticData": "api",
-    "Target": "api",
-    "parse_pairs": "api",
-    "arrays": "arrays",
-    "Dataset": "data",
-    "IdIndex": "data",
-    "empty_interactions": "data",
-    "synthetic_table": "data",
-    "text_table": "data",
-    "demo_world": "demo",
-    "DataError": "errors",
-    "OptionsError": "errors",
-    "RecaugError": "errors",
-    "shown": "errors",
-    "special_file_kind": "files",
-    "write_atomic": "files",
-    "write_json": "files",
-    "gini": "metrics",
-    "nearest_jaccard": "metrics",
-    "RankingTask": "ranking",
-    "ranking_means": "ranking",
-    "component_class": "registry",
-    "create": "registry",
-    "Context": "runtime",
-    "derived_seed": "runtime",
-    "seed_everything": "runtime",
-    "stable_hash": "runtime",
-    "torch_generator": "runtime",
-    "GENERATED_MARK": "schema",
-    "INTERACTION_SCHEMA": "schema",
-    "REAL": "schema",
-    "normalize_entity_table": "schema",
-    "normalize_interactions": "schema",
-    "Split": "split",
-    "SplitSpec": "split",
-    "split_dataset": "split",
-    "tail_items": "targets",
-    "target_users": "targets",
+    name: module
+    for module, names in {
+        "api": "DataSource FilterResult GenerationRequest Options QualityFilter Recommender "
+        "Strategy SyntheticData Target parse_pairs",
+        "arrays": "arrays",
+        "data": "Dataset IdIndex empty_interactions synthetic_table text_table",
+        "errors": "DataError OptionsError RecaugError shown",
+        "files": "special_file_kind write_atomic write_json",
+        "metrics": "gini nearest_jaccard",
+        "ranking": "RankingTask ranking_means",
+        "registry": "component_class create",
+        "runtime": "Context derived_seed seed_everything stable_hash torch_generator",
+        "schema": "GENERATED_MARK INTERACTION_SCHEMA REAL normalize_entity_table "
+        "normalize_interactions",
+        "split": "Split SplitSpec split_dataset",
+        "targets": "tail_items target_users",
+    }.items()
+    for name in names.split()
 }
 
-__all__ = [
-    "GENERATED_MARK",
-    "INTERACTION_SCHEMA",
-    "REAL",
-    "Context",
-    "DataError",
-    "DataSource",
-    "Dataset",
-    "FilterResult",
-    "GenerationRequest",
-    "IdIndex",
-    "Options",
-    "OptionsError",
-    "QualityFilter",
-    "RankingTask",
-    "RecaugError",
-    "Recommender",
-    "Split",
-    "SplitSpec",
-    "Strategy",
-    "SyntheticData",
-    "Target",
-    "__version__",
-    "arrays",
-    "component_class",
-    "create",
-    "demo_world",
-    "derived_seed",
-    "empty_interactions",
-    "gini",
-    "hookimpl",
-    "nearest_jaccard",
-    "normalize_entity_table",
-    "normalize_interactions",
-    "parse_pairs",
-    "ranking_means",
-    "seed_everything",
-    "shown",
-    "special_file_kind",
-    "split_dataset",
-    "stable_hash",
-    "synthetic_table",
-    "tail_items",
-    "target_users",
-    "text_table",
-    "torch_generator",
-    "write_atomic",
-    "write_json",
-]
+__all__ = ["__version__", "hookimpl"]
+__all__ += ["DataSource", "FilterResult", "GenerationRequest", "Options", "QualityFilter"]
+__all__ += ["Recommender", "Strategy", "SyntheticData", "Target", "arrays", "parse_pairs"]
+__all__ += ["Dataset", "IdIndex", "empty_interactions", "synthetic_table", "text_table"]
+__all__ += ["DataError", "OptionsError", "RecaugError", "write_atomic", "write_json"]
+__all__ += ["RankingTask", "component_class", "gini", "nearest_jaccard", "ranking_means"]
+__all__ += ["Context", "create", "derived_seed", "seed_everything", "stable_hash"]
+__all__ += ["GENERATED_MARK", "INTERACTION_SCHEMA", "REAL", "torch_generator"]
+__all__ += ["Split", "SplitSpec", "normalize_entity_table", "normalize_interactions"]
+__all__ += ["shown", "special_file_kind", "split_dataset", "tail_items", "target_users"]
 
 if TYPE_CHECKING:
     from recaug_core import arrays
@@ -133,7 +67,6 @@ if TYPE_CHECKING:
         parse_pairs,
     )
     from recaug_core.data import Dataset, IdIndex, empty_interactions, synthetic_table, text_table
-    from recaug_core.demo import demo_world
     from recaug_core.errors import DataError, OptionsError, RecaugError, shown
     from recaug_core.files import special_file_kind, write_atomic, write_json
     from recaug_core.metrics import gini, nearest_jaccard

@@ -25,9 +25,8 @@ import pytest
 
 from recaug_core.api import Component, DataSource, GenerationRequest, SyntheticData, Target
 from recaug_core.data import Dataset, synthetic_table
-from recaug_core.demo import demo_world
 from recaug_core.errors import OptionsError
-from recaug_core.registry import get_registry
+from recaug_core.registry import create, get_registry
 from recaug_core.runtime import Context
 from recaug_core.schema import INTERACTION_SCHEMA, REAL, normalize_interactions
 from recaug_core.split import Split, split_dataset
@@ -35,7 +34,9 @@ from recaug_core.split import Split, split_dataset
 
 def tiny_dataset(seed: int = 0) -> Dataset:
     """A small demo world: 60 users, 80 items, about 900 interactions, with text and users."""
-    return demo_world(n_users=60, n_items=80, n_interactions=900, seed=seed)
+    world = {"users": 60, "items": 80, "interactions": 900, "seed": seed}
+    dataset: Dataset = create("sources", "demo", world).load("demo")
+    return dataset
 
 
 def tiny_split(seed: int = 0) -> Split:

@@ -1,10 +1,11 @@
-"""`demo`: the deterministic synthetic world of recaug_core.demo, sized by options."""
+"""`demo`: the deterministic synthetic world of ``world``, sized by options."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from recaug_core import Dataset, DataSource, Options, RecaugError, demo_world
+from recaug_core import Dataset, DataSource, Options, RecaugError
+from recaug_sources.world import demo_world
 
 
 class DemoOptions(Options):

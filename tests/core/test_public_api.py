@@ -92,6 +92,11 @@ def test_every_public_name_resolves_and_is_documented_with_its_version(name):
     )
 
 
+def test_every_public_name_has_a_home_module():
+    homes = recaug_core._HOMES  # name -> module, what the lazy import reads
+    assert set(recaug_core.__all__) == {"__version__", "hookimpl", *homes}
+
+
 def test_no_public_name_hides_a_private_module():
     """A submodule import sets an attribute of the package: a public name equal to a module
     name would then change meaning (only `arrays` is a module on purpose)."""

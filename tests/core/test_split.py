@@ -7,7 +7,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from recaug_core import DataError, Dataset, RecaugError, SplitSpec, demo_world, split_dataset
+from recaug_core import DataError, Dataset, RecaugError, SplitSpec, split_dataset
+from recaug_sources.world import demo_world
 
 
 @pytest.fixture(scope="module")

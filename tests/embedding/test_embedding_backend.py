@@ -17,13 +17,13 @@ from recaug_core import (
     OptionsError,
     RankingTask,
     RecaugError,
-    demo_world,
     ranking_means,
     split_dataset,
 )
 from recaug_core.evaluate import evaluate_model
 from recaug_core.registry import get_registry
 from recaug_core.testing import BackendContract, tiny_split
+from recaug_sources.world import demo_world
 
 FAST = {"dim": 16, "epochs": 4, "batch_size": 256, "negatives": 2}
 

@@ -15,12 +15,12 @@ from recaug_core import (
     GenerationRequest,
     Split,
     Strategy,
-    demo_world,
     hookimpl,
     split_dataset,
     synthetic_table,
     tail_items,
 )
+from recaug_sources.world import demo_world
 
 DEMO_SIZE = {"users": 200, "items": 200, "interactions": 5000}
 # Rows of each kind in planted_rows(); good rows are all on plausible tail items.

@@ -12,6 +12,7 @@ import torch
 from recaug_core import Context, GenerationRequest, OptionsError
 from recaug_core.registry import get_registry
 from recaug_core.testing import StrategyContract, tiny_split
+from recaug_sources.world import demo_world
 
 TINY = {"hidden_g": 32, "hidden_d": 16, "epochs": 3, "batch_size": 16}
 
@@ -71,7 +72,7 @@ def test_zr_pushes_unpurchased_outputs_down(tmp_path: Path) -> None:
 def test_generator_learns_users_tastes(tmp_path: Path) -> None:
     """Ranking a user's unseen items by the generator's output beats popularity on test
     data, and the user's own items get high outputs."""
-    from recaug_core import RankingTask, demo_world, ranking_means, split_dataset
+    from recaug_core import RankingTask, ranking_means, split_dataset
 
     split = split_dataset(demo_world(n_users=200, n_items=100, n_interactions=3000), seed=0)
     matrix = split.train.interaction_matrix()

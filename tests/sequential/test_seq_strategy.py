@@ -18,7 +18,6 @@ from recaug_core import (
     RecaugError,
     Split,
     SplitSpec,
-    demo_world,
     split_dataset,
     tail_items,
     target_users,
@@ -26,6 +25,7 @@ from recaug_core import (
 from recaug_core.cli import invoke
 from recaug_core.testing import StrategyContract
 from recaug_seq.strategy import SeqStrategy, histories
+from recaug_sources.world import demo_world
 
 
 class TestSeqContract(StrategyContract):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from recaug_core.data import Dataset
+from recaug_core import Dataset
 
 GENRES = (
     "Drama",

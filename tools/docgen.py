@@ -1,7 +1,9 @@
 """Generate docs/cli.md from the click commands, so the reference cannot drift.
 
-    python -m recaug_core.docgen > docs/cli.md      # write
-    python -m recaug_core.docgen --check docs/cli.md  # exit 1 if the file is stale
+    python tools/docgen.py > docs/cli.md              # write
+    python tools/docgen.py --check docs/cli.md        # exit 1 if the file is stale
+
+A maintainer's tool, not part of the installed package.
 
 Only recaug's own commands are listed (commands that plugins add vary by installation).
 """
@@ -16,7 +18,7 @@ import click
 HEADER = """\
 # CLI reference
 
-Generated from the commands by `python -m recaug_core.docgen > docs/cli.md`; a test fails when
+Generated from the commands by `python tools/docgen.py > docs/cli.md`; a test fails when
 this page is out of date. Exit codes: 0 done, 2 bad input or usage (one sentence naming the
 file, line or option), 1 internal error or (for `recaug run`) a failed arm. `--debug` shows
 tracebacks.
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["--check"] and len(args) == 2:
         current = Path(args[1]).read_text(encoding="utf-8") if Path(args[1]).exists() else ""
         if current != text:
-            print(f"{args[1]} is stale: run python -m recaug_core.docgen > {args[1]}")
+            print(f"{args[1]} is stale: run python tools/docgen.py > {args[1]}")
             return 1
         return 0
     sys.stdout.write(text)
