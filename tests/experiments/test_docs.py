@@ -52,6 +52,8 @@ def test_every_docs_page_is_linked_from_the_index():
         "writing-backends",
         "gpu",
         "cli",
+        "api",
+        "architecture",
     ):
         assert (ROOT / "docs" / f"{page}.md").exists(), page
         assert f"({page}.md)" in index, page
