@@ -14,9 +14,10 @@ import pyarrow.compute as pc
 
 from recaug_core.api import DataSource
 from recaug_core.clean import CleanOptions, clean
-from recaug_core.data import REAL, Dataset
+from recaug_core.data import Dataset
 from recaug_core.errors import DataError, RecaugError, shown
 from recaug_core.registry import get_registry
+from recaug_core.schema import REAL
 from recaug_core.settings import DataSpec
 
 
