@@ -56,8 +56,8 @@ class SasrecBackend(Recommender):
 
     def fit(self, train: Dataset, ctx: Context, valid: Dataset | None = None) -> None:
         from recaug_core import RankingTask
+        from recaug_modelkit.sasrec.training import fit_sasrec
         from recaug_sasrec.histories import scoring_histories, sequences_of, training_sequences
-        from recaug_sasrec.training import fit_sasrec
 
         sequences, trainable = training_sequences(train)
         self.histories_ = scoring_histories(train, valid)

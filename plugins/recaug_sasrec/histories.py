@@ -6,32 +6,11 @@ All sequences are CSR ``(indptr, items)`` over ``train.user_index`` in time orde
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pyarrow as pa
 
 from recaug_core import Dataset
-
-
-@dataclass(frozen=True)
-class Sequences:
-    """CSR sequences: row ``u`` is ``items[indptr[u]:indptr[u + 1]]``."""
-
-    indptr: np.ndarray
-    items: np.ndarray
-
-    @property
-    def starts(self) -> np.ndarray:
-        return self.indptr[:-1]
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.indptr)
-
-    def rows(self, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(starts, lengths) of the rows ``which``."""
-        return self.starts[which], self.lengths[which]
+from recaug_modelkit.sasrec.sequences import Sequences
 
 
 def sequences_of(data: Dataset) -> Sequences:

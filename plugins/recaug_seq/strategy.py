@@ -28,9 +28,9 @@ from recaug_core import (
     tail_items,
     target_users,
 )
+from recaug_modelkit import sequence_ops as operators
+from recaug_modelkit.neighbours import Neighbours, from_cooccurrence, from_embeddings
 from recaug_modelkit.text import DEFAULT_MODEL
-from recaug_seq import operators
-from recaug_seq.neighbours import Neighbours, from_cooccurrence, from_embeddings
 
 Operator = Literal["crop", "mask", "reorder", "substitute", "insert"]
 OPERATORS: tuple[Operator, ...] = ("crop", "mask", "reorder", "substitute", "insert")

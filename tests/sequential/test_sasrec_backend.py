@@ -159,7 +159,7 @@ def test_weights_are_safetensors_and_reload_to_the_same_scores(
 ) -> None:
     import torch
 
-    from recaug_sasrec.model import load_model, windows
+    from recaug_modelkit.sasrec.model import load_model, windows
 
     trained = SasrecBackend(FAST)
     trained.fit(cycle_split.train, _ctx(tmp_path), valid=cycle_split.valid)

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recaug_seq import operators
-from recaug_seq.neighbours import Neighbours, from_cooccurrence, from_embeddings
+from recaug_modelkit import sequence_ops as operators
+from recaug_modelkit.neighbours import Neighbours, from_cooccurrence, from_embeddings
 
 
 def _history(lengths: list[int]) -> tuple[operators.History, np.ndarray, np.ndarray]:

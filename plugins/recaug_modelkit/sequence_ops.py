@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recaug_seq.neighbours import Neighbours
+from recaug_modelkit.neighbours import Neighbours
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 
 from recaug_core import Context, RankingTask, ranking_means
 from recaug_modelkit.early_stopping import EarlyStopping
-from recaug_sasrec.histories import Sequences
-from recaug_sasrec.model import PAD, SASRec, save_model, windows
+from recaug_modelkit.sasrec.model import PAD, SASRec, save_model, windows
+from recaug_modelkit.sasrec.sequences import Sequences
 
 VALID_K = 10
 SCORE_BATCH = 1024
