@@ -6,6 +6,8 @@
   is trained). Either way the weights of the best validation epoch are kept.
 - ``item_text``, ``text_model``, ``text_mode`` (``TextOptions``): item text as sentence
   embeddings.
+- ``crop_rate`` ... ``insert_rate`` (``OperatorRates``): how much each sequence operator of
+  ``sequence_ops`` changes (the `seq` strategy's rows, the `sasrec` backend's CL4SRec views);
 - ``mode``, ``per_user``, ``new_users`` (``GenerationOptions``): how a generator strategy
   turns item scores into rows.
 
@@ -86,4 +88,34 @@ class GenerationOptions(Options):
         ge=1,
         le=10_000_000,
         description="synthesize: number of new users when no --budget is given",
+    )
+
+
+class OperatorRates(Options):
+    """The rate of each operator of ``recaug_modelkit.sequence_ops`` (CL4SRec's and CoSeRec's
+    defaults)."""
+
+    crop_rate: float = Field(
+        default=0.6, gt=0.0, le=1.0, description="crop keeps floor(rate*length) contiguous items"
+    )
+    mask_rate: float = Field(
+        default=0.3, gt=0.0, lt=1.0, description="mask drops floor(rate*length) random items"
+    )
+    reorder_rate: float = Field(
+        default=0.6,
+        gt=0.0,
+        le=1.0,
+        description="reorder shuffles a contiguous run of floor(rate*length) items",
+    )
+    substitute_rate: float = Field(
+        default=0.1,
+        gt=0.0,
+        le=1.0,
+        description="substitute replaces floor(rate*length) random items with correlated ones",
+    )
+    insert_rate: float = Field(
+        default=0.4,
+        gt=0.0,
+        le=1.0,
+        description="insert adds a correlated item after floor(rate*length) random items",
     )

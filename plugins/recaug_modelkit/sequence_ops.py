@@ -13,10 +13,15 @@ new row (``source == -1``), with the timestamp it should carry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from recaug_modelkit.neighbours import Neighbours
+
+Operator = Literal["crop", "mask", "reorder", "substitute", "insert"]
+OPERATORS: tuple[Operator, ...] = ("crop", "mask", "reorder", "substitute", "insert")
+CORRELATED: frozenset[str] = frozenset({"substitute", "insert"})  # need item neighbours
 
 
 @dataclass(frozen=True)
@@ -223,3 +228,24 @@ def concat(parts: list[Edited]) -> Edited:
     return Edited(
         *(np.concatenate([getattr(p, name) for p in parts]) for name in Edited.__dataclass_fields__)
     )
+
+
+def apply(
+    op: str,
+    history: History,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    rate: float,
+    rng: np.random.Generator,
+    neighbours: Neighbours | None = None,
+) -> Edited:
+    """Operator ``op`` over the units; substitute and insert need ``neighbours``."""
+    if op in CORRELATED:
+        if neighbours is None:
+            raise ValueError(f"{op} needs item neighbours")
+        return CORRELATED_OPERATORS[op](history, starts, lengths, rate, neighbours, rng)
+    return SIMPLE_OPERATORS[op](history, starts, lengths, rate, rng)
+
+
+SIMPLE_OPERATORS = {"crop": crop, "mask": mask, "reorder": reorder}
+CORRELATED_OPERATORS = {"substitute": substitute, "insert": insert}

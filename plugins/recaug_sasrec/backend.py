@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from recaug_core import Context, Dataset, Recommender
-from recaug_modelkit.options import Patience, TextOptions
+from recaug_modelkit.options import OperatorRates, Patience, TextOptions
+from recaug_modelkit.sequence_ops import Operator
 
 
-class SasrecOptions(TextOptions):
+class SasrecOptions(TextOptions, OperatorRates):
     max_len: int = Field(default=50, ge=1, le=4096, description="most recent items attended to")
     hidden: int = Field(default=64, ge=4, description="embedding and hidden size")
     layers: int = Field(default=2, ge=1, le=12, description="self-attention blocks")
@@ -41,11 +42,49 @@ class SasrecOptions(TextOptions):
         ),
     )
 
+    views: Literal["none", "cl4srec", "duorec"] = Field(
+        default="none",
+        description=(
+            "contrastive views added to the loss: cl4srec (two operator-edited copies of each "
+            "sequence), duorec (a second dropout pass and a same-target sequence), none"
+        ),
+    )
+    view_weight: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=100.0,
+        description="lambda: weight of the contrastive term (0: no views, plain SASRec)",
+    )
+    view_temperature: float = Field(
+        default=1.0, gt=0.0, le=100.0, description="tau: InfoNCE temperature"
+    )
+    view_similarity: Literal["dot", "cosine"] = Field(
+        default="dot", description="similarity of two views' representations in InfoNCE"
+    )
+    view_ops: list[Operator] = Field(
+        default=["crop", "mask", "reorder"],
+        description="views=cl4srec: operators each view draws one of (rates: *_rate)",
+    )
+
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> SasrecOptions:
         if self.hidden % self.heads:
             raise ValueError(f"heads ({self.heads}) must divide hidden ({self.hidden})")
         return self
+
+    @field_validator("view_ops")
+    @classmethod
+    def _distinct_ops(cls, value: list[Operator]) -> list[Operator]:
+        if not value:
+            raise ValueError("choose at least one operator")
+        if len(set(value)) != len(value):
+            raise ValueError("each operator may appear once")
+        return value
+
+    @property
+    def contrastive(self) -> bool:
+        """Whether training adds a contrastive term (a view with weight 0 adds none)."""
+        return self.views != "none" and self.view_weight > 0
 
 
 class SasrecBackend(Recommender):
@@ -62,6 +101,17 @@ class SasrecBackend(Recommender):
         sequences, trainable = training_sequences(train)
         self.histories_ = scoring_histories(train, valid)
         text = self.options.text_vectors(train, ctx)
+        extra_loss = None
+        if self.options.contrastive:
+            from recaug_sasrec.views import ContrastiveViews
+
+            extra_loss = ContrastiveViews(
+                self.options,
+                sequences,
+                train.n_items,
+                ctx.rng("sasrec", "views"),
+                ctx.accelerator().device,
+            )
         self.fitted_ = fit_sasrec(
             self.options,
             n_items=train.n_items,
@@ -72,6 +122,7 @@ class SasrecBackend(Recommender):
             text_vectors=text,
             item_ids=train.item_index.ids.to_pylist(),
             ctx=ctx,
+            extra_loss=extra_loss,
         )
         self.scorer_ = self.fitted_.scorer(self.histories_)
 

@@ -8,7 +8,6 @@ user by default, timestamped between their neighbours, so time order stays consi
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,7 +20,6 @@ from recaug_core import (
     Context,
     Dataset,
     GenerationRequest,
-    Options,
     RecaugError,
     Strategy,
     synthetic_table,
@@ -30,42 +28,17 @@ from recaug_core import (
 )
 from recaug_modelkit import sequence_ops as operators
 from recaug_modelkit.neighbours import Neighbours, from_cooccurrence, from_embeddings
+from recaug_modelkit.options import OperatorRates
+from recaug_modelkit.sequence_ops import CORRELATED, OPERATORS, Operator
 from recaug_modelkit.text import DEFAULT_MODEL
 
-Operator = Literal["crop", "mask", "reorder", "substitute", "insert"]
-OPERATORS: tuple[Operator, ...] = ("crop", "mask", "reorder", "substitute", "insert")
-CORRELATED: frozenset[str] = frozenset({"substitute", "insert"})
 PSEUDO_PREFIX = "syn-seq-"
 
 
-class SeqOptions(Options):
+class SeqOptions(OperatorRates):
     ops: list[Operator] = Field(
         default=list(OPERATORS),
         description="operators, each applied to every target user (crop,mask,reorder,...)",
-    )
-    crop_rate: float = Field(
-        default=0.6, gt=0.0, le=1.0, description="crop keeps floor(rate*length) contiguous items"
-    )
-    mask_rate: float = Field(
-        default=0.3, gt=0.0, lt=1.0, description="mask drops floor(rate*length) random items"
-    )
-    reorder_rate: float = Field(
-        default=0.6,
-        gt=0.0,
-        le=1.0,
-        description="reorder shuffles a contiguous run of floor(rate*length) items",
-    )
-    substitute_rate: float = Field(
-        default=0.1,
-        gt=0.0,
-        le=1.0,
-        description="substitute replaces floor(rate*length) random items with correlated ones",
-    )
-    insert_rate: float = Field(
-        default=0.4,
-        gt=0.0,
-        le=1.0,
-        description="insert adds a correlated item after floor(rate*length) random items",
     )
     per_user: int = Field(
         default=1, ge=1, le=100, description="augmented copies per target user and operator"
@@ -183,7 +156,8 @@ class SeqStrategy(Strategy):
             for op_index, op in enumerate(options.ops):
                 pseudo = request.target == "new" or _makes_pseudo_users(op, options.output)
                 rng = ctx.rng("seq", op, round_)
-                edited = _apply(op, options, flat, starts, lengths, neighbours, rng)
+                rate = getattr(options, f"{op}_rate")
+                edited = operators.apply(op, flat, starts, lengths, rate, rng, neighbours)
                 if pseudo:
                     edited = _long_enough(edited, options.min_length)
                 else:
@@ -261,24 +235,6 @@ def _makes_pseudo_users(op: str, output: str) -> bool:
     if output == "pseudo-users" or op not in CORRELATED:
         return True
     return output == "auto" and op != "insert"
-
-
-def _apply(
-    op: str,
-    options: SeqOptions,
-    history: operators.History,
-    starts: np.ndarray,
-    lengths: np.ndarray,
-    neighbours: Neighbours | None,
-    rng: np.random.Generator,
-) -> operators.Edited:
-    rate = getattr(options, f"{op}_rate")
-    if op in CORRELATED:
-        assert neighbours is not None
-        correlated: Callable[..., operators.Edited] = getattr(operators, op)
-        return correlated(history, starts, lengths, rate, neighbours, rng)
-    simple: Callable[..., operators.Edited] = getattr(operators, op)
-    return simple(history, starts, lengths, rate, rng)
 
 
 def _describe_units(users: np.ndarray, pseudo: bool, op_index: int, round_: int) -> np.ndarray:

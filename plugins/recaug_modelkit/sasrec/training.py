@@ -3,10 +3,14 @@
 Each epoch visits every training sequence once (one window of at most ``max_len + 1`` items
 per user) and puts a loss on every position: the output at position t predicts item t + 1.
 That is the original SASRec recipe, far cheaper than training on every prefix separately.
+
+A caller adds a term to the loss (contrastive views, for instance) with ``extra_loss``: it
+gets each step's ``Batch`` and returns a scalar tensor to add.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,26 @@ class HistoryScorer:
         return out
 
 
+@dataclass(frozen=True)
+class Batch:
+    """One training step's sequences, for an ``extra_loss``.
+
+    ``inputs`` are right-aligned windows (tokens: item index + 1, 0 = padding) and ``hidden``
+    the model's output on them (training mode). Row ``r``'s input items are
+    ``items[first[r] : first[r] + length[r]]`` of the flat training sequences, and the item
+    after them (its last target) is ``items[first[r] + length[r]]``.
+    """
+
+    model: Any
+    inputs: torch.Tensor
+    hidden: torch.Tensor
+    first: np.ndarray
+    length: np.ndarray
+
+
+ExtraLoss = Callable[[Batch], torch.Tensor]
+
+
 @dataclass
 class FittedSasrec:
     """A trained model and where its weights were saved."""
@@ -78,7 +102,11 @@ def fit_sasrec(
     text_vectors: np.ndarray | None,
     item_ids: list[str],
     ctx: Context,
+    name: str = "sasrec",
+    extra_loss: ExtraLoss | None = None,
 ) -> FittedSasrec:
+    """Train SASRec on ``sequences[trainable]``; ``name`` labels the progress bar, the log and
+    the checkpoint folder."""
     from accelerate.utils import set_seed
 
     set_seed(ctx.seed)  # model initialisation and dropout draw from torch's global generator
@@ -113,7 +141,7 @@ def fit_sasrec(
 
     stopping = EarlyStopping(
         ctx,
-        "sasrec",
+        name,
         options.epochs,
         options.patience,
         validate=None
@@ -123,21 +151,30 @@ def fit_sasrec(
     )
     for epoch in stopping:
         model.train()
-        loss = _train_epoch(
-            model, optimizer, accelerator, options, flat, starts, lengths, n_items, generator
+        figures = _train_epoch(
+            model,
+            optimizer,
+            accelerator,
+            options,
+            flat,
+            starts,
+            lengths,
+            n_items,
+            generator,
+            extra_loss,
         )
-        stopping.record(epoch, loss=loss)
+        stopping.record(epoch, **figures)
     stopping.finish()
     plain.eval()
     best_epoch, best_ndcg = stopping.best_epoch, stopping.best_value
     if best_ndcg is not None:
         ctx.log(
-            f"sasrec: best validation NDCG@{VALID_K} {best_ndcg:.4f} at epoch {best_epoch} "
+            f"{name}: best validation NDCG@{VALID_K} {best_ndcg:.4f} at epoch {best_epoch} "
             f"(stopped after {stopping.epochs_run})"
         )
     folder = None
     if ctx.is_main_process:
-        folder = ctx.checkpoint_dir("sasrec")
+        folder = ctx.checkpoint_dir(name)
         save_model(
             plain,
             folder,
@@ -168,13 +205,15 @@ def _train_epoch(
     lengths: torch.Tensor,
     n_items: int,
     generator: torch.Generator,
-) -> float:
-    """One pass over the training sequences (sharded across processes); the mean loss."""
+    extra_loss: ExtraLoss | None,
+) -> dict[str, float]:
+    """One pass over the training sequences (sharded across processes); the mean loss (and
+    the mean extra term, if any)."""
     device = flat.device
     width = options.max_len + 1
     order = torch.randperm(len(starts), generator=generator)
     order = order[accelerator.process_index :: accelerator.num_processes].to(device)
-    total, steps = 0.0, 0
+    total, extra_total, steps = 0.0, 0.0, 0
     for begin in range(0, len(order), options.batch_size):
         rows = order[begin : begin + options.batch_size]
         n = lengths[rows]
@@ -196,12 +235,23 @@ def _train_epoch(
             positive = (outputs * table[wanted]).sum(-1)
             negative = torch.einsum("nd,nkd->nk", outputs, table[negatives])
             loss = (F.softplus(-positive) + F.softplus(negative).mean(-1)).mean()
+        if extra_loss is not None:
+            first = (starts[rows] + (n - n.clamp(max=width) if offsets is None else offsets)).cpu()
+            batch = Batch(
+                model, inputs, hidden, first.numpy(), (n.clamp(max=width) - 1).cpu().numpy()
+            )
+            extra = extra_loss(batch)
+            extra_total += float(extra.detach())
+            loss = loss + extra
         optimizer.zero_grad()
         accelerator.backward(loss)
         optimizer.step()
         total += float(loss.detach())
         steps += 1
-    return total / max(steps, 1)
+    figures = {"loss": total / max(steps, 1)}
+    if extra_loss is not None:
+        figures["extra"] = extra_total / max(steps, 1)
+    return figures
 
 
 def _validation_ndcg(task: RankingTask, scorer: HistoryScorer) -> float:
