@@ -36,6 +36,19 @@ PSEUDO_PREFIX = "syn-seq-"
 
 
 class SeqOptions(OperatorRates):
+    mode: Literal["operators", "pseudo-prior"] = Field(
+        default="operators",
+        description=(
+            "operators: edit histories with ops; pseudo-prior: a model trained on reversed "
+            "histories prepends prior_items items to each target user (ASReP)"
+        ),
+    )
+    prior_items: int = Field(
+        default=3, ge=1, le=200, description="pseudo-prior: items prepended to each target user"
+    )
+    prior_epochs: int = Field(
+        default=30, ge=1, le=10_000, description="pseudo-prior: epochs of the reversed model"
+    )
     ops: list[Operator] = Field(
         default=list(OPERATORS),
         description="operators, each applied to every target user (crop,mask,reorder,...)",
@@ -117,6 +130,9 @@ class SeqStrategy(Strategy):
     def fit(self, train: Dataset, ctx: Context) -> None:
         self.histories_ = histories(train)
         self.vectors_: np.ndarray | None = None
+        if self.options.mode == "pseudo-prior":
+            self._fit_prior(train, ctx)
+            return
         wants_text = CORRELATED.intersection(self.options.ops)
         if wants_text and self.options.similarity == "text":
             self.vectors_ = self._text_vectors(train, ctx)
@@ -136,8 +152,58 @@ class SeqStrategy(Strategy):
             show_progress=ctx.show_progress,
         )
 
+    def _fit_prior(self, train: Dataset, ctx: Context) -> None:
+        from recaug_seq.prior import reversed_sequences, train_reversed
+
+        if not self.histories_.timed:
+            raise RecaugError(
+                "seq: mode=pseudo-prior writes rows timestamped before each user's first "
+                "interaction, and this data has rows without a timestamp"
+            )
+        history = self.histories_
+        self.backwards_ = reversed_sequences(history.indptr, history.items)
+        self.prior_model_ = train_reversed(
+            self.backwards_,
+            train.n_items,
+            self.options.prior_epochs,
+            train.item_index.ids.to_pylist(),
+            ctx,
+        )
+
+    def _generate_priors(
+        self, train: Dataset, request: GenerationRequest, ctx: Context
+    ) -> pa.Table:
+        from recaug_seq.prior import pseudo_priors
+
+        if request.target == "new":
+            raise RecaugError(
+                "seq: mode=pseudo-prior prepends items to real users, so --target new cannot "
+                "apply; use --target sparse or all"
+            )
+        history = self.histories_
+        users = target_users(train, request.target)
+        users = users[np.diff(history.indptr)[users] > 0]
+        k = self.options.prior_items
+        items, probability = pseudo_priors(self.prior_model_, self.backwards_, users, k)
+        first_time = history.times[history.indptr[users]]
+        edited = operators.Edited(
+            unit=np.repeat(np.arange(len(users)), k),
+            source=np.full(len(users) * k, -1, dtype=np.int64),
+            # earliest first: column k-1 was predicted last and comes first in time
+            item=items[:, ::-1].ravel(),
+            time=(first_time[:, None] - np.arange(k, 0, -1)[None, :]).ravel(),
+            new=np.ones(len(users) * k, dtype=bool),
+            score=probability[:, ::-1].ravel(),
+        )
+        unit_table = _describe_units(users, pseudo=False, op_index=0, round_=0)
+        if request.budget is not None:
+            edited = _within_budget(edited, len(users), request.budget, ctx.rng("seq", "budget"))
+        return self._table(train, edited, unit_table)
+
     def generate(self, train: Dataset, request: GenerationRequest, ctx: Context) -> pa.Table:
         options = self.options
+        if options.mode == "pseudo-prior":
+            return self._generate_priors(train, request, ctx)
         if request.target == "new" and options.output == "real-user":
             raise RecaugError("seq: --target new makes new users, so output=real-user cannot apply")
         history = self.histories_

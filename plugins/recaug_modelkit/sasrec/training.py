@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from recaug_core import Context, RankingTask, ranking_means
 from recaug_modelkit.early_stopping import EarlyStopping
 from recaug_modelkit.sasrec.model import PAD, SASRec, save_model, windows
+from recaug_modelkit.sasrec.options import SasrecModelOptions
 from recaug_modelkit.sasrec.sequences import Sequences
 
 VALID_K = 10
@@ -92,7 +93,7 @@ class FittedSasrec:
 
 
 def fit_sasrec(
-    options: Any,
+    options: SasrecModelOptions,
     *,
     n_items: int,
     sequences: Sequences,
@@ -104,6 +105,7 @@ def fit_sasrec(
     ctx: Context,
     name: str = "sasrec",
     extra_loss: ExtraLoss | None = None,
+    text_mode: str = "add",
 ) -> FittedSasrec:
     """Train SASRec on ``sequences[trainable]``; ``name`` labels the progress bar, the log and
     the checkpoint folder."""
@@ -121,7 +123,7 @@ def fit_sasrec(
         dropout=options.dropout,
         inner=options.inner,
         text_dim=0 if text_vectors is None else text_vectors.shape[1],
-        text_mode=options.text_mode,
+        text_mode=text_mode,
     )
     if text_vectors is not None:
         model.set_text_vectors(
