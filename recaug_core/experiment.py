@@ -46,7 +46,7 @@ from recaug_core.results import (
     write_results,
 )
 from recaug_core.runtime import Context
-from recaug_core.settings import AugmentPlan
+from recaug_core.settings import AugmentPlan, AugmentSettings
 from recaug_core.split import Split
 
 Echo = Callable[[str], None]
@@ -142,12 +142,12 @@ def _run(job: Job, folder: OutputFolder[ExperimentManifest]) -> ExperimentResult
             )
             try:
                 train = split.train
-                if arm is not None:
-                    train, facts, kept = _augment(job, arm, split, seed, tag)
+                if arm is not None and arm.settings is not None:
+                    train, facts, kept = _augment(job, arm, arm.settings, split, seed, tag)
                     state.augmentation[str(seed)] = facts
                     if first:
                         distributions[name] = dist(split.train, kept)
-                runs += _evaluate_all(job, name, split, train, seed, tag)
+                runs += _evaluate_all(job, arm, split, train, seed, tag)
             except ArmFailed as exc:
                 state.status, state.error, state.failed_stage = "failed", str(exc), exc.stage
                 echo(f"{tag}: FAILED in {exc.stage}: {exc}; the other arms continue")
@@ -184,7 +184,8 @@ def _arm_result(arm: Arm) -> ArmResult:
     registry = get_registry()
     infos = {info.name: info for info in registry.plugin_infos()}
     plugins = {}
-    for kind, name in arm.settings.components():
+    components = arm.settings.components() if arm.settings is not None else []
+    for kind, name in components:
         plugin = registry.components(kind)[name].plugin
         info = infos.get(plugin)
         plugins[name] = Provenance(
@@ -192,11 +193,16 @@ def _arm_result(arm: Arm) -> ArmResult:
             distribution=info.distribution if info else None,
             version=info.version if info else None,
         )
-    return ArmResult(status="ok", augment=arm.settings, plugins=plugins)
+    return ArmResult(
+        status="ok",
+        augment=arm.settings,
+        backend_options=arm.backend_options,
+        plugins=plugins,
+    )
 
 
 def _augment(
-    job: Job, arm: Arm, split: Split, seed: int, tag: str
+    job: Job, arm: Arm, settings: AugmentSettings, split: Split, seed: int, tag: str
 ) -> tuple[Dataset, SeedFacts, Any]:
     """The arm's augmented training set for this seed: from its folder, or made there."""
     import pyarrow.compute as pc
@@ -206,7 +212,7 @@ def _augment(
     experiment, echo = job.experiment, job.echo
     folder = confined(job.out, "arms", arm.name, f"seed-{seed}")
     plan = AugmentPlan(
-        data=experiment.data, split=experiment.config.split, seed=seed, augment=arm.settings
+        data=experiment.data, split=experiment.config.split, seed=seed, augment=settings
     )
     try:
         done = augment(
@@ -230,7 +236,7 @@ def _augment(
             raise
         # a plugin's own failure, or its refusal of the settings, names the plugin
         named = isinstance(exc, PluginFailure) or exc.stage == "setup"
-        culprit = _plugin_of(arm, getattr(exc, "component", None))
+        culprit = _plugin_of(settings, getattr(exc, "component", None))
         raise ArmFailed(f"{exc} (plugin '{culprit}')" if named else str(exc), exc.stage) from None
     manifest = done.manifest
     facts = SeedFacts(
@@ -251,29 +257,31 @@ def _augment(
     return done.result.augmented, facts, done.result.kept
 
 
-def _plugin_of(arm: Arm, component: str | None) -> str:
-    """The plugin that provides ``component`` of the arm (default: its strategy's)."""
+def _plugin_of(settings: AugmentSettings, component: str | None) -> str:
+    """The plugin that provides ``component`` of an arm (default: its strategy's)."""
     from recaug_core.registry import get_registry
 
-    kinds = {name: kind for kind, name in arm.settings.components()}
-    name = component if component in kinds else arm.settings.strategy
+    kinds = {name: kind for kind, name in settings.components()}
+    name = component if component in kinds else settings.strategy
     return get_registry().components(kinds[name])[name].plugin
 
 
 def _evaluate_all(
-    job: Job, arm: str, split: Split, train: Dataset, seed: int, tag: str
+    job: Job, arm: Arm | None, split: Split, train: Dataset, seed: int, tag: str
 ) -> list[RunResult]:
     ks = job.experiment.config.ks
+    name = BASELINE if arm is None else arm.name
     rows = []
-    for backend in job.experiment.backends:
-        metrics, timings, cached = _evaluate(job, backend, arm, split, train, seed)
+    for shared in job.experiment.backends:
+        backend = job.experiment.backend_for(arm, shared)
+        metrics, timings, cached = _evaluate(job, backend, name, split, train, seed)
         ndcg = metrics.values.get(f"ndcg@{ks[0]}", 0.0)
         job.echo(
             f"{tag}: backend {backend.key}: ndcg@{ks[0]} {ndcg:.4f}"
             + (" (cached)" if cached else "")
         )
         rows.append(
-            RunResult(arm=arm, backend=backend.key, seed=seed, metrics=metrics, timings=timings)
+            RunResult(arm=name, backend=backend.key, seed=seed, metrics=metrics, timings=timings)
         )
     return rows
 

@@ -63,9 +63,20 @@ class BackendConfig(Strict):
 
 
 class ArmConfig(AugmentSettings):
-    """An ``[[arms]]`` table: a name, and the augment settings (``recaug_core.settings``)."""
+    """An ``[[arms]]`` table: a name, the augment settings (``recaug_core.settings``), and
+    options that change a backend for this arm only (``backend_options``, keyed by backend
+    label). An arm without a strategy trains on the real training rows, as the baseline does,
+    with its backend options: a contrastive view is then an arm like any strategy."""
 
     name: str
+    strategy: str | None = Field(  # type: ignore[assignment]
+        default=None,
+        description="augmentation strategy (see `recaug list strategies`); none: no rows added",
+    )
+    backend_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="options for this arm only, keyed by backend label, over the backend's own",
+    )
 
     @field_validator("name")
     @classmethod
@@ -75,8 +86,21 @@ class ArmConfig(AugmentSettings):
             raise ValueError("'baseline' is reserved: the baseline arm is always run")
         return value
 
-    def settings(self) -> AugmentSettings:
-        return AugmentSettings.model_validate(self.model_dump(exclude={"name"}))
+    @model_validator(mode="after")
+    def _changes_something(self) -> ArmConfig:
+        if self.strategy is None:
+            given = self.model_fields_set & {"options", "filters", "budget", "target"}
+            if given:
+                raise ValueError(f"{sorted(given)[0]} needs a strategy")
+            if not self.backend_options:
+                raise ValueError("an arm needs a strategy or backend_options")
+        return self
+
+    def settings(self) -> AugmentSettings | None:
+        """The arm's augment settings; None for an arm that adds no rows."""
+        if self.strategy is None:
+            return None
+        return AugmentSettings.model_validate(self.model_dump(exclude={"name", "backend_options"}))
 
 
 class ExperimentConfig(Strict):
@@ -114,7 +138,8 @@ class ExperimentConfig(Strict):
 @dataclass(frozen=True)
 class Arm:
     name: str
-    settings: AugmentSettings  # resolved: options validated, dedupe placed
+    settings: AugmentSettings | None  # resolved (options validated, dedupe placed); None: no rows
+    backend_options: dict[str, dict[str, Any]]  # per backend label, the arm's own (validated)
 
 
 @dataclass(frozen=True)
@@ -137,6 +162,12 @@ class Experiment:
     data: DataSpec  # the reference resolved, the source options validated
     arms: tuple[Arm, ...]
     backends: tuple[Backend, ...]
+
+    def backend_for(self, arm: Arm | None, backend: Backend) -> Backend:
+        """``backend`` as ``arm`` trains it (None: the baseline)."""
+        if arm is None or backend.key not in arm.backend_options:
+            return backend
+        return Backend(backend.key, backend.name, arm.backend_options[backend.key])
 
     def fingerprint(self) -> ExperimentFingerprint:
         """What every arm and seed shares: changing it makes earlier results incomparable."""
@@ -254,19 +285,35 @@ def _resolve(path: Path, label: str, text: str, config: ExperimentConfig) -> Exp
             settings = checked(f"arms[{i}]", partial(_resolved, arm))
         except SettingsError as exc:
             raise RecaugError(f"{label}: arms[{i}].{exc.key}: {_one_line(str(exc))}") from None
-        arms.append(Arm(arm.name, settings))
+        arms.append((arm, settings))
     backends = []
     for i, b in enumerate(config.backends):
         cls = checked(f"backends[{i}]", partial(registry.get, "backends", b.name))
         check_write_dirs(f"backends[{i}].options", b.options, label)
         instance = checked(f"backends[{i}].options", partial(cls, b.options))
         backends.append(Backend(b.key, b.name, instance.options_dict()))
+    by_label = {b.key: (b, config.backends[i]) for i, b in enumerate(backends)}
+    resolved_arms = []
+    for i, (arm, settings) in enumerate(arms):
+        own: dict[str, dict[str, Any]] = {}
+        for key, options in arm.backend_options.items():
+            where = f"arms[{i}].backend_options.{key}"
+            if key not in by_label:
+                known = ", ".join(sorted(by_label))
+                raise RecaugError(f"{label}: {where}: no backend has this label (they are {known})")
+            check_write_dirs(where, options, label)
+            backend, written = by_label[key]
+            cls = registry.get("backends", backend.name)
+            merged = {**written.options, **options}
+            own[key] = checked(where, partial(cls, merged)).options_dict()
+        resolved_arms.append(Arm(arm.name, settings, own))
     data = dataset.model_copy(update={"ref": ref, "options": source.options_dict()})
-    return Experiment(path, text, config, data, tuple(arms), tuple(backends))
+    return Experiment(path, text, config, data, tuple(resolved_arms), tuple(backends))
 
 
-def _resolved(arm: ArmConfig) -> AugmentSettings:
-    return arm.settings().resolved()
+def _resolved(arm: ArmConfig) -> AugmentSettings | None:
+    settings = arm.settings()
+    return None if settings is None else settings.resolved()
 
 
 def resolve_data_ref(ref: str, base: Path) -> str:

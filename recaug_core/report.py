@@ -79,6 +79,31 @@ def headline_table(results: ExperimentResults) -> Table:
     return headers, rows
 
 
+def arms_table(results: ExperimentResults) -> Table:
+    """What each arm changes: its strategy (rows added) and its own backend options."""
+    rows = []
+    for arm in results.arm_names():
+        if arm == BASELINE:
+            continue
+        state = results.arms[arm]
+        strategy = state.augment.strategy if state.augment is not None else "– (no rows added)"
+        options = "; ".join(
+            f"{backend}: " + ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
+            for backend, changed in sorted(_own_options(results, arm).items())
+        )
+        rows.append([arm, strategy, options or "–"])
+    return ["arm", "strategy", "backend options"], rows
+
+
+def _own_options(results: ExperimentResults, arm: str) -> dict[str, dict[str, object]]:
+    """The backend options an arm sets that differ from the backend's own."""
+    shared = {b.label: b.options for b in results.experiment.backends}
+    return {
+        backend: {k: v for k, v in options.items() if shared.get(backend, {}).get(k) != v}
+        for backend, options in results.arms[arm].backend_options.items()
+    }
+
+
 def group_table(results: ExperimentResults, backend: str) -> Table:
     k = results.experiment.ks[0]
     names = [f"ndcg@{k}", f"recall@{k}"]
@@ -193,6 +218,8 @@ def _sections(results: ExperimentResults) -> list[Section]:
             [],
         )
     )
+    if len(results.arms) > 1:
+        out.append(("Arms", "", [arms_table(results)], []))
     for backend in backends:
         out.append(
             (

@@ -121,7 +121,9 @@ class SeedFacts(Strict):
 
 class ArmResult(Strict):
     status: Literal["ok", "failed"]
-    augment: AugmentSettings | None = None  # None for the baseline
+    augment: AugmentSettings | None = None  # None for the baseline and arms adding no rows
+    # the arm's own backend options, per backend label (see experiment_file.ArmConfig)
+    backend_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     plugins: dict[str, Provenance] = Field(default_factory=dict)
     error: str | None = None
     failed_stage: str | None = None
