@@ -153,7 +153,8 @@ class OutputFolder(Generic[M]):
                 "or choose another folder"
             )
         changed = differences(
-            manifest.fingerprint.model_dump(mode="json"), fingerprint.model_dump(mode="json")
+            with_current_defaults(manifest.fingerprint).model_dump(mode="json"),
+            fingerprint.model_dump(mode="json"),
         )
         if changed:
             raise OtherSettings(
@@ -214,6 +215,20 @@ class OutputFolder(Generic[M]):
     def close(self) -> None:
         if self.writer:
             self.lock.release()
+
+
+def with_current_defaults(fingerprint: BaseModel) -> BaseModel:
+    """A stored augmentation fingerprint with its settings resolved again, so that an option a
+    component gained since (whose default keeps what it did before) is not a difference. Left
+    as stored when its settings no longer validate (they then differ anyway)."""
+    from recaug_core.settings import AugmentPlan
+
+    if not isinstance(fingerprint, AugmentPlan):
+        return fingerprint
+    try:
+        return fingerprint.model_copy(update={"augment": fingerprint.augment.resolved()})
+    except RecaugError:
+        return fingerprint
 
 
 def differences(earlier: dict[str, Any], now: dict[str, Any]) -> list[str]:

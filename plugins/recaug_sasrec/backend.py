@@ -74,12 +74,19 @@ class SasrecBackend(Recommender):
         if self.options.contrastive:
             from recaug_sasrec.views import ContrastiveViews
 
+            options = self.options
             extra_loss = ContrastiveViews(
-                self.options,
+                options.views,
                 sequences,
                 train.n_items,
-                ctx.rng("sasrec", "views"),
-                ctx.accelerator().device,
+                weight=options.view_weight,
+                temperature=options.view_temperature,
+                similarity=options.view_similarity,
+                width=options.max_len,
+                ops=options.view_ops,
+                rates={op: getattr(options, f"{op}_rate") for op in options.view_ops},
+                rng=ctx.rng("sasrec", "views"),
+                device=ctx.accelerator().device,
             )
         self.fitted_ = fit_sasrec(
             self.options,

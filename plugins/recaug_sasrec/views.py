@@ -27,7 +27,6 @@ from recaug_modelkit.neighbours import Neighbours, from_cooccurrence
 from recaug_modelkit.sasrec.model import windows
 from recaug_modelkit.sasrec.sequences import Sequences
 from recaug_modelkit.sasrec.training import Batch
-from recaug_sasrec.backend import SasrecOptions
 
 NEIGHBOURS = 10  # substitute / insert draw from each item's 10 most co-occurring items
 NEIGHBOUR_WINDOW = 3  # ... counted at most 3 steps apart, as the `seq` strategy's defaults
@@ -166,25 +165,24 @@ class ContrastiveViews:
 
     def __init__(
         self,
-        options: SasrecOptions,
+        kind: str,
         sequences: Sequences,
         n_items: int,
+        *,
+        weight: float,
+        temperature: float,
+        similarity: str,
+        width: int,
+        ops: Sequence[str],
+        rates: dict[str, float],
         rng: np.random.Generator,
         device: torch.device,
     ) -> None:
-        self.kind = options.views
-        self.weight = options.view_weight
-        self.temperature = options.view_temperature
-        self.similarity = options.view_similarity
-        self.width = options.max_len
+        self.kind, self.weight, self.width = kind, weight, width
+        self.temperature, self.similarity = temperature, similarity
         self.flat = torch.as_tensor(sequences.items + 1, dtype=torch.long, device=device)
-        if self.kind == "cl4srec":
-            rates: dict[str, float] = {
-                op: getattr(options, f"{op}_rate") for op in sequence_ops.OPERATORS
-            }
-            self.operator_views = OperatorViews(
-                sequences, n_items, options.view_ops, rates, self.width, rng
-            )
+        if kind == "cl4srec":
+            self.operator_views = OperatorViews(sequences, n_items, ops, rates, width, rng)
         else:
             self.same_target = SameTarget(sequences, rng)
 
