@@ -11,21 +11,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
 from recaug_core.api import Recommender
 from recaug_core.data import Dataset
 from recaug_core.errors import RecaugError
-from recaug_core.ranking import rank, score_ranking
-from recaug_core.results import Aggregate, Metrics
+from recaug_core.ranking import UserScores, rank, score_users
+from recaug_core.results import Aggregate, Metrics, Significance, ValidationHits
 from recaug_core.runtime import Context
+from recaug_core.schema import REAL
 from recaug_core.split import Split, SplitSpec, split_dataset
 
 DEFAULT_KS = (10, 20)
+
+
+@dataclass
+class ModelEvaluation:
+    metrics: Metrics
+    timings: dict[str, float]  # fit_s, evaluate_s
+    users: UserScores  # every test user's own scores, for the paired test
 
 
 def evaluate_model(
@@ -37,14 +47,28 @@ def evaluate_model(
     ctx: Context,
 ) -> tuple[Metrics, dict[str, float]]:
     """Fit one backend on ``train`` and score it on ``split.test``; returns metrics, timings."""
+    done = evaluate_scored(backend, options, split, train, ks, ctx)
+    return done.metrics, done.timings
+
+
+def evaluate_scored(
+    backend: type[Recommender],
+    options: Mapping[str, Any] | None,
+    split: Split,
+    train: Dataset,
+    ks: Sequence[int],
+    ctx: Context,
+) -> ModelEvaluation:
+    """``evaluate_model`` that also keeps every test user's own scores."""
     model = backend(options)
     started = time.perf_counter()
     model.fit(train, ctx, valid=split.valid)
     fitted = time.perf_counter()
     ranking = rank(model, train, split.test, [split.train, split.valid], max(ks))
-    result = Metrics.model_validate(score_ranking(ranking, train, ks))
+    scored, users = score_users(ranking, train, ks)
     done = time.perf_counter()
-    return result, {"fit_s": fitted - started, "evaluate_s": done - fitted}
+    timings = {"fit_s": fitted - started, "evaluate_s": done - fitted}
+    return ModelEvaluation(Metrics.model_validate(scored), timings, users)
 
 
 def aggregate(per_seed: Sequence[Metrics]) -> Aggregate:
@@ -108,6 +132,11 @@ class Evaluation(BaseModel):
     change: dict[str, float | None] | None = None
     split: dict[str, Any]
     run: dict[str, Any] | None = None  # the augmented run's strategy and counts
+    # with --augmented: the paired test per group ("all", "sparse", ...) and metric, how
+    # often the kept rows are validation items, and the verdict sentence
+    tests: dict[str, dict[str, Significance]] | None = None
+    validation: ValidationHits | None = None
+    verdict: str | None = None
     timings: dict[str, float]
     backend: dict[str, Any] = Field(default_factory=dict)
 
@@ -160,29 +189,100 @@ def evaluate_augmented(
             f"DATA {data_ref!r} differs from the data of run {folder} ({plan.data.ref!r}); "
             "with --augmented the run's own split is used, so leave DATA out"
         )
-    baseline, augmented, t_base, t_aug = [], [], [], []
+    baseline: list[Metrics] = []
+    augmented: list[Metrics] = []
+    t_base: list[dict[str, float]] = []
+    t_aug: list[dict[str, float]] = []
+    scores: dict[tuple[str, str, int], UserScores] = {}
     for s in range(plan.seed, plan.seed + seeds):
-        ctx = Context(seed=s, mixed_precision=mixed_precision)
-        m, t = evaluate_model(backend, options, done.split, done.split.train, ks, ctx)
-        baseline.append(m)
-        t_base.append(t)
-        ctx = Context(seed=s, mixed_precision=mixed_precision)
-        m, t = evaluate_model(backend, options, done.split, done.augmented, ks, ctx)
-        augmented.append(m)
-        t_aug.append(t)
+        for arm, train, runs, times in (
+            ("baseline", done.split.train, baseline, t_base),
+            ("augmented", done.augmented, augmented, t_aug),
+        ):
+            ctx = Context(seed=s, mixed_precision=mixed_precision)
+            scored = evaluate_scored(backend, options, done.split, train, ks, ctx)
+            runs.append(scored.metrics)
+            times.append(scored.timings)
+            scores[(arm, "backend", s)] = scored.users
     base, aug = aggregate(baseline), aggregate(augmented)
     counts = done.manifest.counts
+    tests = _tests(scores, ks)
+    name = plan.augment.strategy
+    change = relative_change(base, aug)
     return Evaluation(
         baseline=base,
         augmented=aug,
-        change=relative_change(base, aug),
+        change=change,
         split=done.split.info() | {"from_run": str(folder)},
         run={
-            "strategy": {"name": plan.augment.strategy, "options": plan.augment.options},
+            "strategy": {"name": name, "options": plan.augment.options},
             "counts": None if counts is None else counts.model_dump(mode="json"),
         },
+        tests=tests,
+        validation=_validation(done),
+        verdict=_verdict(name, base, aug, tests, ks[0]),
         timings=_sum_timings(t_base, "baseline") | _sum_timings(t_aug, "augmented"),
     )
+
+
+def _tests(
+    scores: dict[tuple[str, str, int], UserScores], ks: Sequence[int]
+) -> dict[str, dict[str, Significance]]:
+    """The paired test of every ranking metric `recaug evaluate` prints, and of NDCG at the
+    first K per user group, Holm-adjusted together."""
+    from recaug_core.results import Summary
+    from recaug_core.stats import TESTED, attach, compare
+    from recaug_core.targets import GROUPS
+
+    cells = [("all", f"{m}@{k}") for m in TESTED for k in ks]
+    cells += [(group, f"ndcg@{ks[0]}") for group in GROUPS]
+    found: list[tuple[Summary, Any]] = []
+    where: list[tuple[str, str]] = []
+    for group, metric in cells:
+        test = compare(scores, "augmented", "backend", metric, group)
+        if test is not None:
+            found.append((Summary(mean=0.0, std=0.0, seeds=0), test))
+            where.append((group, metric))
+    attach(found)
+    out: dict[str, dict[str, Significance]] = {}
+    for (group, metric), (holder, _) in zip(where, found):
+        if holder.significance is not None:
+            out.setdefault(group, {})[metric] = holder.significance
+    return out
+
+
+def _validation(done: Any) -> ValidationHits:
+    from recaug_core.fidelity import validation_hits
+
+    train, rows = done.split.train, done.augmented.interactions
+    kept = rows.filter(pc.not_equal(rows.column("origin"), REAL))
+    found, hits, chance = validation_hits(train, done.split.valid, kept)
+    return ValidationHits(rows=found, hits=hits, by_chance=round(chance, 4))
+
+
+def _verdict(
+    name: str,
+    base: Aggregate,
+    aug: Aggregate,
+    tests: dict[str, dict[str, Significance]],
+    k: int,
+) -> str:
+    from recaug_core.stats import Finding, verdict
+
+    metric = f"ndcg@{k}"
+    findings = []
+    for group, where in (("all", "overall"), ("sparse", "for sparse users")):
+        before, after = (
+            base.value(metric, None if group == "all" else group),
+            aug.value(metric, None if group == "all" else group),
+        )
+        if not before or after is None:
+            continue
+        test = tests.get(group, {}).get(metric)
+        findings.append(
+            Finding(where, after / before - 1, None if test is None else test.significant)
+        )
+    return verdict({f"the '{name}' augmentation": findings}, f"NDCG@{k}").sentence
 
 
 def _sum_timings(timings: list[dict[str, float]], prefix: str) -> dict[str, float]:

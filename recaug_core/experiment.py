@@ -10,11 +10,14 @@ names, come from the experiment file)::
     OUT/manifest.json, experiment.toml        the experiment's own record
     OUT/arms/ARM/seed-N/                      an augmentation folder per arm and seed
     OUT/arms/ARM/seed-N/eval/BACKEND.json     one evaluation (the baseline has only these)
+    OUT/arms/ARM/seed-N/eval/BACKEND.users.parquet   its test users' own scores (paired test)
     OUT/results.json, results.csv, report.md, report.html, figures/
 
 Everything per arm and seed is cached: a re-run, or a run after an interruption, reuses what
-is finished and computes only the rest. A plugin that fails stops its arm only; the arm is
-recorded as failed, the others go on, and ``run_experiment`` returns the failures.
+is finished and computes only the rest. results.json and results.csv are written after every
+finished arm and seed (marked ``partial`` until the end), so a long experiment can be read while
+it runs and an interrupted one leaves what it finished. A plugin that fails stops its arm only;
+the arm is recorded as failed, the others go on, and ``run_experiment`` returns the failures.
 """
 
 from __future__ import annotations
@@ -30,9 +33,17 @@ from recaug_core.api import Recommender
 from recaug_core.data import Dataset
 from recaug_core.errors import PluginFailure, RecaugError
 from recaug_core.experiment_file import Arm, Backend, Experiment
-from recaug_core.files import confined, place_write_dirs, write_json, write_text
-from recaug_core.manifest import ExperimentManifest
+from recaug_core.files import (
+    confined,
+    place_write_dirs,
+    read_parquet,
+    write_json,
+    write_parquet,
+    write_text,
+)
+from recaug_core.manifest import ExperimentManifest, Invocation
 from recaug_core.outputs import OtherSettings, OutputFolder
+from recaug_core.ranking import UserScores
 from recaug_core.results import (
     BASELINE,
     ArmResult,
@@ -43,6 +54,7 @@ from recaug_core.results import (
     Provenance,
     RunResult,
     SeedFacts,
+    ValidationHits,
     write_results,
 )
 from recaug_core.runtime import Context
@@ -50,6 +62,8 @@ from recaug_core.settings import AugmentPlan, AugmentSettings
 from recaug_core.split import Split
 
 Echo = Callable[[str], None]
+Checkpoint = Callable[[ExperimentResults], None]
+USER_SCORES = ".users.parquet"  # beside eval/BACKEND.json
 
 
 class ArmFailed(Exception):
@@ -68,6 +82,32 @@ class Job:
     out: Path
     echo: Echo
     mixed_precision: str = "no"
+    checkpoint: Checkpoint | None = None  # called with the partial results after each step
+
+
+class Clock:
+    """This invocation's time, recorded in the manifest beside the earlier invocations', so
+    that the total covers every `recaug run` that worked on the folder."""
+
+    def __init__(self, folder: OutputFolder[ExperimentManifest]) -> None:
+        manifest = folder.manifest
+        earlier = [i.seconds for i in manifest.invocations]
+        # a folder of recaug 0.1.0 recorded only its last invocation's total
+        self.earlier_s = sum(earlier) if earlier else manifest.timings.get("total_s", 0.0)
+        self.invocations = len(earlier) + 1 if earlier else (2 if self.earlier_s else 1)
+        self.folder = folder
+        self.started = time.perf_counter()
+        manifest.invocations.append(
+            Invocation(started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), seconds=0.0)
+        )
+
+    def this_run_s(self) -> float:
+        return round(time.perf_counter() - self.started, 4)
+
+    def record(self) -> None:
+        """Store this invocation's time so far (the folder's manifest is saved)."""
+        self.folder.manifest.invocations[-1].seconds = self.this_run_s()
+        self.folder.save()
 
 
 def run_experiment(
@@ -76,8 +116,10 @@ def run_experiment(
     echo: Echo,
     command: list[str],
     mixed_precision: str = "no",
+    checkpoint: Checkpoint | None = None,
 ) -> ExperimentResults:
-    """Run (or continue) ``experiment`` into ``out``; returns the results (results.json)."""
+    """Run (or continue) ``experiment`` into ``out``; returns the results (results.json).
+    ``checkpoint`` gets the partial results after every finished arm and seed."""
     folder = OutputFolder(out, ExperimentManifest)
     try:
         folder.open(experiment.fingerprint(), resume=True, command=command)
@@ -86,11 +128,14 @@ def run_experiment(
             f"--out {out} holds an experiment with another {' and '.join(exc.changed)}; its "
             "results would not be comparable, so choose another folder"
         ) from None
+    clock = Clock(folder)
     try:
-        results = _run(Job(experiment, out, echo, mixed_precision), folder)
+        results = _run(Job(experiment, out, echo, mixed_precision, checkpoint), folder, clock)
         failed = [name for name, *_ in results.failed_arms()]
+        clock.record()
         folder.finish(failed_arms=failed, timings=results.timings)
     except BaseException as exc:
+        folder.manifest.invocations[-1].seconds = clock.this_run_s()
         folder.fail(f"{type(exc).__name__}: {exc}")
         raise
     finally:
@@ -98,15 +143,13 @@ def run_experiment(
     return results
 
 
-def _run(job: Job, folder: OutputFolder[ExperimentManifest]) -> ExperimentResults:
+def _run(job: Job, folder: OutputFolder[ExperimentManifest], clock: Clock) -> ExperimentResults:
     from recaug_core.fidelity import distributions as dist
     from recaug_core.loading import load
     from recaug_core.split import split_dataset
-    from recaug_core.stats import summaries
 
     experiment, echo = job.experiment, job.echo
     config = experiment.config
-    started = time.perf_counter()
     loaded = load(experiment.data)
     folder.mark_stage("load", rows=len(loaded.dataset))
     # Written only once the data loaded: bad data must leave no output folder behind.
@@ -119,18 +162,16 @@ def _run(job: Job, folder: OutputFolder[ExperimentManifest]) -> ExperimentResult
     arms: list[Arm | None] = [None, *experiment.arms]  # None: the baseline
     states = {BASELINE: ArmResult(status="ok")}
     states |= {arm.name: _arm_result(arm) for arm in experiment.arms}
-    runs: list[RunResult] = []
-    splits: dict[str, dict[str, Any]] = {}
-    split_s = 0.0
-    distributions: dict[str, Any] = {}
+    record = Record(job, folder, clock, loaded.info, states)
+    steps = len(config.seeds) * len(arms)
     for seed_position, seed in enumerate(config.seeds):
         t0 = time.perf_counter()
         split = split_dataset(loaded.dataset, config.split, seed=seed)
-        split_s += time.perf_counter() - t0
-        splits[str(seed)] = split.info()
+        record.split_s += time.perf_counter() - t0
+        record.splits[str(seed)] = split.info()
         first = seed_position == 0
         if first:
-            distributions[BASELINE] = dist(split.train, None)
+            record.distributions[BASELINE] = dist(split.train, None)
         for position, arm in enumerate(arms):
             name = BASELINE if arm is None else arm.name
             state = states[name]
@@ -146,35 +187,80 @@ def _run(job: Job, folder: OutputFolder[ExperimentManifest]) -> ExperimentResult
                     train, facts, kept = _augment(job, arm, arm.settings, split, seed, tag)
                     state.augmentation[str(seed)] = facts
                     if first:
-                        distributions[name] = dist(split.train, kept)
-                runs += _evaluate_all(job, arm, split, train, seed, tag)
+                        record.distributions[name] = dist(split.train, kept)
+                record.runs += _evaluate_all(job, arm, split, train, seed, tag, record.scores)
             except ArmFailed as exc:
                 state.status, state.error, state.failed_stage = "failed", str(exc), exc.stage
                 echo(f"{tag}: FAILED in {exc.stage}: {exc}; the other arms continue")
-    results = ExperimentResults(
-        experiment=ExperimentInfo(
-            file=str(experiment.path),
-            description=config.description,
-            seeds=list(config.seeds),
-            ks=list(config.ks),
-            split=config.split,
-            backends=[BackendInfo(label=b.key, **b.as_dict()) for b in experiment.backends],
-        ),
-        data=loaded.info,
-        splits=splits,
-        arms=states,
-        runs=runs,
-        distributions=distributions,
-        timings={
-            "load_s": loaded.info["load_s"],
-            "clean_s": loaded.info["clean_s"],
-            "split_s": round(split_s, 4),
-            "total_s": round(time.perf_counter() - started, 4),
-        },
-    )
-    results.summary = summaries(results)
-    write_results(folder.path, results)
-    return results
+            done = seed_position * len(arms) + position + 1
+            if done < steps:
+                record.checkpoint(f"{done} of {steps} arm and seed steps finished")
+    return record.write()
+
+
+class Record:
+    """The results so far: written as results.json / results.csv after every step."""
+
+    def __init__(
+        self,
+        job: Job,
+        folder: OutputFolder[ExperimentManifest],
+        clock: Clock,
+        data: dict[str, Any],
+        arms: dict[str, ArmResult],
+    ) -> None:
+        self.job, self.folder, self.clock, self.data, self.arms = job, folder, clock, data, arms
+        self.runs: list[RunResult] = []
+        self.scores: dict[tuple[str, str, int], UserScores] = {}
+        self.splits: dict[str, dict[str, Any]] = {}
+        self.distributions: dict[str, Any] = {}
+        self.split_s = 0.0
+
+    def results(self, progress: str | None = None) -> ExperimentResults:
+        from recaug_core.stats import summaries
+
+        experiment = self.job.experiment
+        config = experiment.config
+        this_run = self.clock.this_run_s()
+        results = ExperimentResults(
+            experiment=ExperimentInfo(
+                file=str(experiment.path),
+                description=config.description,
+                seeds=list(config.seeds),
+                ks=list(config.ks),
+                split=config.split,
+                backends=[BackendInfo(label=b.key, **b.as_dict()) for b in experiment.backends],
+            ),
+            data=self.data,
+            splits=self.splits,
+            arms=self.arms,
+            runs=self.runs,
+            distributions=self.distributions,
+            timings={
+                "load_s": self.data["load_s"],
+                "clean_s": self.data["clean_s"],
+                "split_s": round(self.split_s, 4),
+                "this_run_s": this_run,
+                "total_s": round(self.clock.earlier_s + this_run, 4),
+            },
+            invocations=self.clock.invocations,
+            partial=progress is not None,
+            progress=progress,
+        )
+        results.summary = summaries(results, self.scores)
+        return results
+
+    def write(self, progress: str | None = None) -> ExperimentResults:
+        results = self.results(progress)
+        write_results(self.folder.path, results)
+        return results
+
+    def checkpoint(self, progress: str) -> None:
+        """Partial results after a step, and this invocation's time in the manifest."""
+        results = self.write(progress)
+        self.clock.record()
+        if self.job.checkpoint is not None:
+            self.job.checkpoint(results)
 
 
 def _arm_result(arm: Arm) -> ArmResult:
@@ -238,23 +324,28 @@ def _augment(
         named = isinstance(exc, PluginFailure) or exc.stage == "setup"
         culprit = _plugin_of(settings, getattr(exc, "component", None))
         raise ArmFailed(f"{exc} (plugin '{culprit}')" if named else str(exc), exc.stage) from None
+    from recaug_core.fidelity import validation_hits
+
     manifest = done.manifest
-    facts = SeedFacts(
-        counts=manifest.counts,
-        filter_stats=manifest.filter_stats,
-        timings=manifest.timings,
-        fidelity=manifest.fidelity,
-    )
     if done.result is None:
         echo(f"{tag}: augmentation cached")
         augmented = reload_augmented(split, folder)
         kept = augmented.interactions.filter(
             pc.not_equal(augmented.interactions.column("origin"), "real")
         )
-        return augmented, facts, kept
-    counts = done.result.counts
-    echo(f"{tag}: generated {counts.generated}, kept {counts.kept}, rejected {counts.rejected}")
-    return done.result.augmented, facts, done.result.kept
+    else:
+        counts = done.result.counts
+        echo(f"{tag}: generated {counts.generated}, kept {counts.kept}, rejected {counts.rejected}")
+        augmented, kept = done.result.augmented, done.result.kept
+    rows, hits, by_chance = validation_hits(split.train, split.valid, kept)
+    facts = SeedFacts(
+        counts=manifest.counts,
+        filter_stats=manifest.filter_stats,
+        timings=manifest.timings,
+        fidelity=manifest.fidelity,
+        validation=ValidationHits(rows=rows, hits=hits, by_chance=round(by_chance, 4)),
+    )
+    return augmented, facts, kept
 
 
 def _plugin_of(settings: AugmentSettings, component: str | None) -> str:
@@ -267,14 +358,22 @@ def _plugin_of(settings: AugmentSettings, component: str | None) -> str:
 
 
 def _evaluate_all(
-    job: Job, arm: Arm | None, split: Split, train: Dataset, seed: int, tag: str
+    job: Job,
+    arm: Arm | None,
+    split: Split,
+    train: Dataset,
+    seed: int,
+    tag: str,
+    scores: dict[tuple[str, str, int], UserScores],
 ) -> list[RunResult]:
     ks = job.experiment.config.ks
     name = BASELINE if arm is None else arm.name
     rows = []
     for shared in job.experiment.backends:
         backend = job.experiment.backend_for(arm, shared)
-        metrics, timings, cached = _evaluate(job, backend, name, split, train, seed)
+        metrics, timings, users, cached = _evaluate(job, backend, name, split, train, seed)
+        if users is not None:
+            scores[(name, backend.key, seed)] = users
         ndcg = metrics.values.get(f"ndcg@{ks[0]}", 0.0)
         job.echo(
             f"{tag}: backend {backend.key}: ndcg@{ks[0]} {ndcg:.4f}"
@@ -288,14 +387,16 @@ def _evaluate_all(
 
 def _evaluate(
     job: Job, backend: Backend, arm: str, split: Split, train: Dataset, seed: int
-) -> tuple[Metrics, dict[str, float], bool]:
-    """One backend on one (augmented) training set, cached as eval/BACKEND.json."""
-    from recaug_core.evaluate import evaluate_model
+) -> tuple[Metrics, dict[str, float], UserScores | None, bool]:
+    """One backend on one (augmented) training set, cached as eval/BACKEND.json with its
+    users' scores in eval/BACKEND.users.parquet (None for an evaluation of recaug 0.1.0)."""
+    from recaug_core.evaluate import evaluate_scored
     from recaug_core.registry import get_registry
 
     ks = list(job.experiment.config.ks)
     arm_dir = confined(job.out, "arms", arm, f"seed-{seed}")
     cache = confined(arm_dir, "eval", f"{backend.key}.json")
+    users_file = confined(arm_dir, "eval", f"{backend.key}{USER_SCORES}")
     settings = {"backend": backend.as_dict(), "ks": ks}
     if cache.exists():
         try:
@@ -303,7 +404,8 @@ def _evaluate(
         except (OSError, ValueError):
             stored = {}
         if stored.get("settings") == settings:
-            return Metrics.model_validate(stored["metrics"]), stored["timings"], True
+            users = UserScores.from_table(read_parquet(users_file)) if users_file.exists() else None
+            return Metrics.model_validate(stored["metrics"]), stored["timings"], users, True
         raise RecaugError(
             f"backend '{backend.key}': {cache} was computed with other settings; "
             "give the backend another label or choose another --out"
@@ -315,9 +417,7 @@ def _evaluate(
     work = cache.parent / backend.key
     ctx = Context(seed=seed, work_dir=work, mixed_precision=job.mixed_precision)
     try:
-        metrics, timings = evaluate_model(
-            cls, place_write_dirs(backend.options, work), split, train, ks, ctx
-        )
+        done = evaluate_scored(cls, place_write_dirs(backend.options, work), split, train, ks, ctx)
     except RecaugError as exc:
         raise ArmFailed(f"{exc} (plugin '{plugin}')", f"backend {backend.key}") from None
     except Exception as exc:
@@ -326,9 +426,10 @@ def _evaluate(
             f"{type(exc).__name__}: {' '.join(str(exc).split())}",
             f"backend {backend.key}",
         ) from None
-    timings = {k: round(v, 4) for k, v in timings.items()}
+    timings = {k: round(v, 4) for k, v in done.timings.items()}
+    write_parquet(users_file, done.users.to_table())  # before the JSON that marks it cached
     write_json(
         cache,
-        {"settings": settings, "metrics": metrics.model_dump(mode="json"), "timings": timings},
+        {"settings": settings, "metrics": done.metrics.model_dump(mode="json"), "timings": timings},
     )
-    return metrics, timings, False
+    return done.metrics, timings, done.users, False

@@ -273,6 +273,10 @@ def _resolve(path: Path, label: str, text: str, config: ExperimentConfig) -> Exp
 
     dataset = config.dataset
     ref = checked("dataset.ref", lambda: resolve_data_ref(dataset.ref, path.parent))
+    if config.split.file is not None:
+        split_file = checked("split.file", partial(resolve_file, config.split.file, path.parent))
+        split = config.split.model_copy(update={"file": split_file})
+        config = config.model_copy(update={"split": split})
     source_cls = checked("dataset.ref", lambda: pick_source(ref, dataset.source))
     check_write_dirs("dataset.options", dataset.options, label)
     source = checked("dataset.options", lambda: source_cls(dataset.options))
@@ -326,6 +330,14 @@ def resolve_data_ref(ref: str, base: Path) -> str:
     if ":" not in ref:  # not a path, nor a reference such as `hf:NAME` that a source reads
         raise RecaugError(f"no such file or folder: {candidate} (relative to the experiment file)")
     return ref
+
+
+def resolve_file(name: str, base: Path) -> str:
+    """A file named in the experiment file: relative to that file, and existing."""
+    candidate = base / name
+    if not candidate.is_file():
+        raise RecaugError(f"no such file: {candidate} (relative to the experiment file)")
+    return str(candidate.resolve())
 
 
 def check_write_dirs(key: str, options: Mapping[str, Any], label: str) -> None:

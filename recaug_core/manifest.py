@@ -66,11 +66,21 @@ class ExperimentFingerprint(BaseModel):
     split: SplitSpec
 
 
+class Invocation(BaseModel):
+    """One `recaug run` command that worked on an experiment folder, and for how long."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    started: str
+    seconds: float
+
+
 class ExperimentManifest(Manifest):
     kind: Literal["experiment"] = "experiment"
     fingerprint: ExperimentFingerprint
     failed_arms: list[str] = Field(default_factory=list)
-    timings: dict[str, float] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)  # of the latest invocation
+    invocations: list[Invocation] = Field(default_factory=list)  # every one, the latest last
 
 
 M = TypeVar("M", bound=Manifest)

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from recaug_core import arrays, metrics
 from recaug_core.api import Recommender
 from recaug_core.data import Dataset
-from recaug_core.targets import GROUPS, tail_items, user_groups
+from recaug_core.targets import GROUPS, UserGroups, tail_items, training_groups
 
 SCORE_BATCH = 1024
 
@@ -143,8 +144,39 @@ def ranking_means(ranking: Ranking, n_items: int, ks: Sequence[int]) -> dict[str
     return {name: float(v.mean()) if len(v) else 0.0 for name, v in per_user.items()}
 
 
+@dataclass(frozen=True)
+class UserScores:
+    """Every ranking metric of every ranked user: what the paired significance test compares
+    (``stats``), stored beside an evaluation as ``eval/BACKEND.users.parquet``."""
+
+    user_ids: pa.Array  # strings, one per ranked user
+    groups: np.ndarray  # group code per user (0 sparse, 1 medium, 2 dense)
+    values: dict[str, np.ndarray]  # "ndcg@10" -> one value per user
+
+    def to_table(self) -> pa.Table:
+        columns = {"user_id": self.user_ids, "group": pa.array(self.groups, pa.int8())}
+        columns |= {name: pa.array(v, pa.float32()) for name, v in self.values.items()}
+        return pa.table(columns)
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> UserScores:
+        names = [n for n in table.column_names if "@" in n]
+        return cls(
+            table.column("user_id").combine_chunks(),
+            np.asarray(table.column("group").to_numpy(), dtype=np.int8),
+            {n: np.asarray(table.column(n).to_numpy(), dtype=np.float64) for n in names},
+        )
+
+
 def score_ranking(ranking: Ranking, train: Dataset, ks: Sequence[int]) -> dict[str, Any]:
     """Mean metrics overall and per user group (grouped by real training-history length)."""
+    return score_users(ranking, train, ks)[0]
+
+
+def score_users(
+    ranking: Ranking, train: Dataset, ks: Sequence[int]
+) -> tuple[dict[str, Any], UserScores]:
+    """Mean metrics overall and per user group, and every ranked user's own scores."""
     n_items = train.n_items
     rows = np.arange(len(ranking.users))
     hits = metrics.hit_matrix(ranking.top, rows, ranking.relevant_keys, n_items)
@@ -153,9 +185,9 @@ def score_ranking(ranking: Ranking, train: Dataset, ks: Sequence[int]) -> dict[s
     popularity = real.item_popularity().astype(np.float64)
     n_train_users = int(np.count_nonzero(real.user_lengths()))
     tail = tail_items(train)
-    # Thresholds over every user with real training rows, as `--target sparse` uses them,
-    # so that "sparse users" means the same users in augmentation and in evaluation.
-    groups = user_groups(real.user_lengths())
+    # Groups over every user with real training rows, as `--target sparse` forms them, so
+    # that "sparse users" means the same users in augmentation and in evaluation.
+    groups = training_groups(train)
     codes = groups.codes[ranking.users]
 
     def summarise(mask: np.ndarray) -> dict[str, Any]:
@@ -169,6 +201,18 @@ def score_ranking(ranking: Ranking, train: Dataset, ks: Sequence[int]) -> dict[s
         return result
 
     overall = summarise(np.ones(len(rows), dtype=bool))
-    overall["groups"] = {name: summarise(codes == code) for code, name in enumerate(GROUPS)}
+    overall["groups"] = {
+        name: summarise(codes == code) | _group_facts(groups, code)
+        for code, name in enumerate(GROUPS)
+    }
     overall["group_thresholds"] = groups.thresholds()
-    return overall
+    scores = UserScores(train.user_index.to_ids(ranking.users), codes, per_user)
+    return overall, scores
+
+
+def _group_facts(groups: UserGroups, code: int) -> dict[str, int]:
+    return {
+        "train_users": groups.sizes[code],
+        "min_length": groups.min_lengths[code],
+        "max_length": groups.max_lengths[code],
+    }

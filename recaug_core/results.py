@@ -35,6 +35,9 @@ SCHEMA_VERSION: Final = 2
 BASELINE = "baseline"
 
 
+_GROUP_FACTS = ("train_users", "min_length", "max_length")  # left out of JSON when unknown
+
+
 class _Flat(BaseModel):
     """Metric values (``name@K``) are flat keys in JSON, ``values`` in Python."""
 
@@ -53,15 +56,21 @@ class _Flat(BaseModel):
     @model_serializer(mode="wrap")
     def _spread(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         out = handler(self)
-        return {**out.pop("values"), **out}
+        facts = {k: v for k, v in out.items() if not (k in _GROUP_FACTS and v is None)}
+        return {**facts.pop("values"), **facts}
 
 
 class GroupMetrics(_Flat):
     users: int | float  # a count; a mean over seeds when the seeds disagree
+    # a user group's size among all training users and its history lengths (recaug >= 0.2)
+    train_users: int | float | None = None
+    min_length: int | float | None = None
+    max_length: int | float | None = None
 
 
 class Metrics(GroupMetrics):
-    """One evaluation (or the mean of several): overall, and per user group."""
+    """One evaluation (or the mean of several): overall, and per user group. The group facts
+    (``train_users``, lengths) belong to the groups, not to the overall figures."""
 
     groups: dict[str, GroupMetrics] = Field(default_factory=dict)
     group_thresholds: dict[str, float] = Field(default_factory=dict)
@@ -110,6 +119,19 @@ class Provenance(Strict):
     version: str | None
 
 
+class ValidationHits(Strict):
+    """How many kept synthetic rows of real users are among that user's validation items: a
+    generator's precision, measured without touching the test split."""
+
+    rows: int  # kept synthetic rows of users with validation items (a new user has none)
+    hits: int
+    by_chance: float  # the hits expected of random items the user has not trained on
+
+    @property
+    def share(self) -> float | None:
+        return self.hits / self.rows if self.rows else None
+
+
 class SeedFacts(Strict):
     """What one seed's augmentation of an arm did (from its manifest)."""
 
@@ -117,6 +139,7 @@ class SeedFacts(Strict):
     filter_stats: dict[str, dict[str, Any]] | None = None
     timings: dict[str, float] | None = None
     fidelity: dict[str, Any] | None = None
+    validation: ValidationHits | None = None
 
 
 class ArmResult(Strict):
@@ -140,15 +163,27 @@ class RunResult(Strict):
     timings: dict[str, float]
 
 
+class Significance(Strict):
+    """The paired test of an arm's change vs baseline (``stats.paired_test``)."""
+
+    test: str  # its name, as the report states it
+    p: float  # two-sided
+    p_adjusted: float  # Holm-adjusted over every test of the report
+    ci_low: float  # 95 % confidence interval of the relative change
+    ci_high: float
+    users: int  # users compared in every seed
+    significant: bool  # p_adjusted < 0.05
+
+
 class Summary(Strict):
-    """Mean and spread over seeds; for an arm, the change vs baseline and whether it exceeds
-    the spread of the per-seed changes (see ``stats``)."""
+    """Mean and spread over seeds; for an arm, the change vs baseline and its test."""
 
     mean: float
     std: float
     seeds: int
     change: float | None = None
-    exceeds_spread: bool | None = None
+    significance: Significance | None = None
+    exceeds_spread: bool | None = None  # written by recaug 0.1.0, read and no longer shown
 
 
 SummaryTable = dict[str, dict[str, dict[str, dict[str, Summary | None]]]]  # backend/arm/group
@@ -162,8 +197,11 @@ class ExperimentResults(Strict):
     arms: dict[str, ArmResult]
     runs: list[RunResult]
     distributions: dict[str, Any]  # popularity and length curves (first seed)
-    timings: dict[str, float]
+    timings: dict[str, float]  # total_s: every invocation of `recaug run` on this folder
     summary: SummaryTable = Field(default_factory=dict)
+    invocations: int = 1  # how many `recaug run` commands produced these results
+    partial: bool = False  # written while the experiment runs (or by one that was stopped)
+    progress: str | None = None  # how far a partial experiment got
 
     def backends(self) -> list[str]:
         return [b.label for b in self.experiment.backends]

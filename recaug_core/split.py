@@ -8,15 +8,24 @@ augmentation, and written to ``split.parquet`` so later evaluations reuse it exa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from recaug_core.data import Dataset
-from recaug_core.errors import DataError, RecaugError
+from recaug_core.errors import DataError, RecaugError, shown
 
 Protocol = Literal[
     "random-by-user", "temporal-by-user", "leave-one-out", "global-temporal", "given"
@@ -35,6 +44,24 @@ class SplitSpec(BaseModel):
     protocol: Protocol = "random-by-user"
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     column: str = Field(default=SPLIT_COLUMN, description="column holding the split for `given`")
+    file: str | None = Field(
+        default=None,
+        description="for `given`: a CSV file of user_id,item_id,split (instead of a column)",
+    )
+
+    @model_validator(mode="after")
+    def _file_gives_the_split(self) -> SplitSpec:
+        if self.file is not None and self.protocol != "given":
+            raise ValueError('a split file gives the split: set protocol = "given"')
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset_file(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Fingerprints written before `file` existed must still equal today's (--resume).
+        out: dict[str, Any] = handler(self)
+        if out.get("file") is None:
+            out.pop("file", None)
+        return out
 
     @field_validator("ratios")
     @classmethod
@@ -87,7 +114,11 @@ def split_dataset(data: Dataset, spec: SplitSpec | None = None, seed: int = 0) -
     if pc.any(pc.not_equal(interactions.column("origin"), "real")).as_py():
         raise RecaugError("only real interactions can be split; this data holds synthetic rows")
     n = interactions.num_rows
-    if spec.protocol == "given":
+    if spec.protocol == "given" and spec.file is not None:
+        labels = _labels_from_file(interactions, spec.file)
+        if spec.column in interactions.column_names:  # the file decides; no stale labels
+            interactions = interactions.drop_columns([spec.column])
+    elif spec.protocol == "given":
         labels = _given_labels(interactions, spec.column)
         interactions = interactions.drop_columns([spec.column])
     elif spec.protocol == "global-temporal":
@@ -225,16 +256,115 @@ def _global_temporal(timestamps: np.ndarray, ratios: tuple[float, float, float])
 
 def _given_labels(interactions: pa.Table, column: str) -> np.ndarray:
     if column not in interactions.column_names:
-        raise RecaugError(f"split 'given' needs a '{column}' column, and the data has none")
-    values = pc.utf8_lower(pc.utf8_trim_whitespace(interactions.column(column).cast(pa.string())))
-    known = pa.array(list(_ALIASES), pa.string())
-    codes = pc.index_in(values, value_set=known).to_numpy(zero_copy_only=False)
-    codes = np.where(np.isnan(codes.astype(float)), -1, codes).astype(np.int64)
+        raise RecaugError(
+            f"split 'given' needs a '{column}' column, and the data has none; give the split "
+            "in its own CSV file of user_id,item_id,split with --split-file FILE (in an "
+            'experiment file: `file = "split.csv"` under [split]), or name the data\'s column '
+            "with --split-column (`column = ...`)"
+        )
+    codes = _label_codes(interactions.column(column))
     if (codes < 0).any():
         row = int(np.flatnonzero(codes < 0)[0])
         value = interactions.column(column)[row].as_py()
         raise DataError(
             f"split value {value!r} is not train, valid or test", row=row + 1, column=column
         )
-    mapping = np.array(list(_ALIASES.values()), dtype=np.int8)
-    return mapping[codes]
+    return codes.astype(np.int8)
+
+
+def _label_codes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """0 train, 1 valid, 2 test per value (names and their aliases, any case); -1 otherwise."""
+    cleaned = pc.utf8_lower(pc.utf8_trim_whitespace(values.cast(pa.string())))
+    known = pa.array(list(_ALIASES), pa.string())
+    codes = pc.index_in(cleaned, value_set=known).to_numpy(zero_copy_only=False)
+    codes = np.where(np.isnan(codes.astype(float)), -1, codes).astype(np.int64)
+    mapping = np.array(list(_ALIASES.values()), dtype=np.int64)
+    return np.where(codes >= 0, mapping[np.maximum(codes, 0)], -1)
+
+
+SPLIT_FILE_COLUMNS = ("user_id", "item_id", SPLIT_COLUMN)
+
+
+def read_split_file(path: str) -> pa.Table:
+    """A split file: CSV with a header naming user_id, item_id and split (other columns are
+    ignored); DataError naming the file, line and column otherwise."""
+    import pyarrow.csv as pcsv
+
+    from recaug_core.files import refuse_special_file
+
+    file = Path(path)
+    refuse_special_file(file)  # a FIFO would block the read for ever
+    if not file.is_file():
+        raise RecaugError(f"split file {path} not found")
+    try:
+        table = pcsv.read_csv(
+            file,
+            convert_options=pcsv.ConvertOptions(
+                column_types={c: pa.string() for c in SPLIT_FILE_COLUMNS},
+                include_columns=list(SPLIT_FILE_COLUMNS),
+                strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowKeyError, KeyError) as exc:
+        detail = " ".join(str(exc).split())
+        if "include_columns" in detail:
+            with file.open(encoding="utf-8", errors="replace") as handle:
+                header = handle.readline().strip()
+            raise DataError(
+                f"a split file needs the columns {', '.join(SPLIT_FILE_COLUMNS)} in its header "
+                f"line (found {shown(header)})",
+                file=path,
+                line=1,
+            ) from None
+        raise DataError(f"unreadable split file ({detail})", file=path) from None
+    codes = _label_codes(table.column(SPLIT_COLUMN))
+    if (codes < 0).any():
+        row = int(np.flatnonzero(codes < 0)[0])
+        value = table.column(SPLIT_COLUMN)[row].as_py()
+        raise DataError(
+            f"split value {value!r} is not train, valid or test",
+            file=path,
+            line=row + 2,
+            column=SPLIT_COLUMN,
+        )
+    return table.drop_columns([SPLIT_COLUMN]).append_column(
+        SPLIT_COLUMN, pa.array(codes, pa.int8())
+    )
+
+
+def _labels_from_file(interactions: pa.Table, path: str) -> np.ndarray:
+    """The label of every interaction, looked up by (user_id, item_id) in the split file.
+    Pairs the file lists but the data lacks (removed by cleaning) are ignored."""
+    table = read_split_file(path)
+    keys = pc.binary_join_element_wise(table.column("user_id"), table.column("item_id"), "\x1f")
+    unique = pc.unique(keys)
+    labels = table.column(SPLIT_COLUMN).to_numpy()
+    if len(unique) != len(keys):  # a pair listed twice must have one split
+        codes = pc.index_in(keys, value_set=unique).to_numpy(zero_copy_only=False)
+        low = np.full(len(unique), 3, dtype=np.int8)
+        high = np.full(len(unique), -1, dtype=np.int8)
+        np.minimum.at(low, codes, labels)
+        np.maximum.at(high, codes, labels)
+        conflicting = np.flatnonzero(low[codes] != high[codes])
+        if len(conflicting):
+            row = int(conflicting[-1])
+            raise DataError(
+                f"the pair ({table.column('user_id')[row].as_py()!r}, "
+                f"{table.column('item_id')[row].as_py()!r}) is given two different splits",
+                file=path,
+                line=row + 2,
+            )
+    wanted = pc.binary_join_element_wise(
+        interactions.column("user_id"), interactions.column("item_id"), "\x1f"
+    )
+    at = pc.index_in(wanted, value_set=keys).to_numpy(zero_copy_only=False)
+    missing = np.isnan(at.astype(float))
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise DataError(
+            f"{int(missing.sum())} interaction(s) have no row in the split file (the first: "
+            f"user {interactions.column('user_id')[row].as_py()!r}, item "
+            f"{interactions.column('item_id')[row].as_py()!r})",
+            file=path,
+        )
+    return np.asarray(labels[at.astype(np.int64)], dtype=np.int8)

@@ -95,6 +95,7 @@ def augment_command(
     split_protocol: str,
     ratios: str,
     split_column: str,
+    split_file: str | None,
     seed: int,
     out: str,
     resume: bool,
@@ -114,7 +115,7 @@ def augment_command(
     chosen["filters"] = filter_specs(chosen["filters"])
     # Validate everything the user typed before any data is read.
     settings = AugmentSettings(**chosen).resolved()
-    spec = split_spec(split_protocol, ratios, split_column)
+    spec = split_spec(split_protocol, ratios, split_column, split_file)
     plan = AugmentPlan(data=data_spec(**given), split=spec, seed=seed, augment=settings)
     done = augment(
         Path(out),

@@ -108,25 +108,38 @@ def split_options(func: F) -> F:
             show_default=True,
             help="Column holding train/valid/test for --split given.",
         ),
+        click.option(
+            "--split-file",
+            default=None,
+            metavar="FILE",
+            type=click.Path(dir_okay=False),
+            help="For --split given: a CSV file of user_id,item_id,split instead of a column.",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
 
 
-def split_spec(protocol: str, ratios: str, column: str) -> Any:
+def split_spec(protocol: str, ratios: str, column: str, file: str | None = None) -> Any:
+    from pathlib import Path
+
     from pydantic import ValidationError
 
     from recaug_core.errors import RecaugError
     from recaug_core.split import SplitSpec
 
+    if file is not None and protocol != "given":
+        raise RecaugError(f"--split-file {file}: it gives the split, so add --split given")
     try:
         shares = tuple(float(x) for x in ratios.split(","))
-        return SplitSpec(protocol=protocol, ratios=shares, column=column)  # type: ignore[arg-type]
+        spec = SplitSpec(protocol=protocol, ratios=shares, column=column)  # type: ignore[arg-type]
     except (ValueError, ValidationError):
         raise RecaugError(
             f"--ratios {ratios!r}: expected three shares like 0.8,0.1,0.1 that sum to 1"
         ) from None
+    # absolute: a run continued from another folder must find (and fingerprint) the same file
+    return spec if file is None else spec.model_copy(update={"file": str(Path(file).resolve())})
 
 
 def option_pairs(pairs: tuple[str, ...] | list[str], option: str) -> dict[str, str]:

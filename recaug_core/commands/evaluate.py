@@ -88,6 +88,7 @@ def evaluate_command(
     split_protocol: str,
     ratios: str,
     split_column: str,
+    split_file: str | None,
     mixed_precision: str,
     as_json: bool,
     **data_args: Any,
@@ -113,7 +114,7 @@ def evaluate_command(
             data_ref=data_args["data"],
         )
     else:
-        spec = split_spec(split_protocol, ratios, split_column)
+        spec = split_spec(split_protocol, ratios, split_column, split_file)
         dataset = load_from_cli(**data_args).dataset
         result = evaluate_baseline(
             dataset,
@@ -134,29 +135,53 @@ def evaluate_command(
 
 def _print_table(result: Any, ks: tuple[int, ...]) -> None:
     baseline, augmented = result.baseline, result.augmented
-    header = f"{'metric':<18}{'baseline':>12}"
+    tests = result.tests or {}
+    header = f"{'metric':<18}{'baseline':>16}"
     if augmented is not None:
-        header += f"{'augmented':>12}{'change':>10}"
+        header += f"{'augmented':>16}{'change':>9}  test (paired, Holm-adjusted)"
     click.echo(header)
     for name in (f"{m}@{k}" for m in SHOWN for k in ks):
-        line = f"{name:<18}{_fmt(baseline, name):>12}"
+        line = f"{name:<18}{_fmt(baseline, name):>16}"
         if augmented is not None:
             change = result.change.get(name)
             shown = "n/a" if change is None else f"{change:+.1%}"
-            line += f"{_fmt(augmented, name):>12}{shown:>10}"
-        click.echo(line)
+            line += f"{_fmt(augmented, name):>16}{shown:>9}  {_test(tests.get('all', {}), name)}"
+        click.echo(line.rstrip())
     key = f"ndcg@{ks[0]}"
     for group, values in baseline.groups.items():
         line = f"  {group} users ({values.users:g}): {key} {values.values[key]:.4f}"
         if augmented is not None:
-            line += f" -> {augmented.value(key, group):.4f}"
-        click.echo(line)
+            after = augmented.value(key, group)
+            line += f" -> {after:.4f}  {_test(tests.get(group, {}), key)}"
+        click.echo(line.rstrip())
     split = result.split
     click.echo(
         f"split {split['protocol']}: {split['train']['rows']} train / "
         f"{split['valid']['rows']} valid / {split['test']['rows']} test rows; "
         f"{baseline.users:g} test users ranked over all items"
     )
+    if result.validation is not None:
+        hits = result.validation
+        share = "-" if hits.share is None else f"{hits.share:.1%}"
+        chance = "" if not hits.rows else f", random unseen items {hits.by_chance / hits.rows:.1%}"
+        click.echo(
+            f"kept synthetic rows on their user's validation items: {share} "
+            f"({hits.hits} of {hits.rows} rows of users with validation items{chance})"
+        )
+    if result.verdict:
+        click.echo(f"verdict: {result.verdict}")
+
+
+def _test(tests: dict[str, Any], name: str) -> str:
+    """A change's test in a few characters: the mark, the adjusted p and the interval."""
+    test = tests.get(name)
+    if test is None:
+        return "not tested"
+    if test.significant:
+        word = "better" if test.ci_low > 0 else "worse"
+    else:
+        word = "no measurable difference"
+    return f"{word}: p={test.p_adjusted:.2g}, 95% CI {test.ci_low:+.1%} to {test.ci_high:+.1%}"
 
 
 def _fmt(metrics: Any, name: str) -> str:

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
+
+# A partial report is rendered after a finished arm and seed at most this often: figures cost
+# a second or two, and a short experiment needs no report before its end.
+PARTIAL_REPORT_EVERY_S = 30.0
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(run_command)
+
+
+class PartialReports:
+    """Renders the report of partial results while an experiment runs (throttled)."""
+
+    def __init__(self, out: Path, render: Callable[[Path, Any], object]) -> None:
+        self.out, self.render = out, render
+        self.last = time.monotonic()
+
+    def __call__(self, results: Any) -> None:
+        if time.monotonic() - self.last >= PARTIAL_REPORT_EVERY_S:
+            self.render(self.out, results)
+            self.last = time.monotonic()
 
 
 @click.command("run")
@@ -40,7 +60,7 @@ def run_command(experiment_file: str, out: str, mixed_precision: str, no_report:
     from recaug_core.errors import RecaugError
     from recaug_core.experiment import run_experiment
     from recaug_core.experiment_file import load_experiment
-    from recaug_core.report import render
+    from recaug_core.report import render, verdict_of
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise RecaugError(
@@ -53,10 +73,14 @@ def run_command(experiment_file: str, out: str, mixed_precision: str, no_report:
     def echo(message: str) -> None:
         click.echo(message, err=True)
 
-    results = run_experiment(experiment, out_dir, echo, invoked_command(), mixed_precision)
+    checkpoint = None if no_report else PartialReports(out_dir, render)
+    results = run_experiment(
+        experiment, out_dir, echo, invoked_command(), mixed_precision, checkpoint
+    )
     if not no_report:
         render(out_dir, results)
         echo(f"report: {out_dir / 'report.md'} and {out_dir / 'report.html'}")
+    echo(verdict_of(results).sentence)
     failures = results.failed_arms()
     for arm, stage, error in failures:
         echo(f"arm '{arm}' failed in {stage}: {error}")

@@ -56,3 +56,44 @@ def test_bad_cutoffs_and_unknown_backend(recaug):
     assert "--k" in recaug("evaluate", "--backend", "pop", "--k", "ten").err
     unknown = recaug("evaluate", "--backend", "nope")
     assert unknown.code == 2 and "unknown backend 'nope'" in unknown.err
+
+
+def test_an_augmented_run_is_tested_and_judged(recaug, toy_plugin, tmp_path):
+    run = tmp_path / "run"
+    assert recaug("augment", *SMALL, "--strategy", "toy", "--out", run).code == 0
+    result = recaug("evaluate", "--augmented", run, "--backend", "pop", "--seeds", "2", "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    test = report["tests"]["all"]["ndcg@10"]
+    assert test["test"].startswith("paired per-user test")
+    assert test["p"] <= test["p_adjusted"] <= 1 and test["ci_low"] <= test["ci_high"]
+    assert set(report["tests"]) == {"all", "sparse", "medium", "dense"}
+    assert "coverage@10" not in report["tests"]["all"]  # not a per-user metric
+    validation = report["validation"]
+    assert 0 <= validation["hits"] <= validation["rows"] and validation["by_chance"] >= 0
+    assert report["verdict"].startswith("On NDCG@10")
+    text = recaug("evaluate", "--augmented", run, "--backend", "pop").out
+    assert "p=" in text and "95% CI" in text
+    assert "kept synthetic rows on their user's validation items:" in text
+    assert text.strip().splitlines()[-1].startswith("verdict: On NDCG@10")
+
+
+def test_a_given_split_from_a_file(recaug, tmp_path):
+    rows = [(f"u{u}", f"i{(u + k) % 40}") for u in range(60) for k in range(6)]
+    (tmp_path / "data.csv").write_text("user_id,item_id\n" + "".join(f"{u},{i}\n" for u, i in rows))
+    parts = ["train"] * 4 + ["valid", "test"]
+    (tmp_path / "split.csv").write_text(
+        "user_id,item_id,split\n"
+        + "".join(f"{u},{i},{parts[n % 6]}\n" for n, (u, i) in enumerate(rows))
+    )
+    given = ("--split", "given", "--backend", "pop", "--json")
+    result = recaug(
+        "evaluate", tmp_path / "data.csv", *given, "--split-file", tmp_path / "split.csv"
+    )
+    assert result.code == 0, result.err
+    split = json.loads(result.out)["split"]
+    assert (split["train"]["rows"], split["valid"]["rows"], split["test"]["rows"]) == (240, 60, 60)
+    missing = recaug("evaluate", tmp_path / "data.csv", *given)
+    assert missing.code == 2 and "--split-file FILE" in missing.err
+    unused = recaug("evaluate", tmp_path / "data.csv", "--split-file", tmp_path / "split.csv")
+    assert unused.code == 2 and "add --split given" in unused.err

@@ -122,3 +122,60 @@ def test_bad_ratios_are_rejected(recaug):
     result = recaug("evaluate", "--backend", "pop", "--ratios", "0.5,0.5,0.5")
     assert result.code == 2 and "--ratios" in result.err
     assert np.isclose(sum(SplitSpec().ratios), 1.0)
+
+
+def _interactions(rows):
+    return Dataset(pa.table({"user_id": [u for u, _ in rows], "item_id": [i for _, i in rows]}))
+
+
+def test_given_split_from_its_own_file(tmp_path):
+    data = _interactions([("a", "1"), ("a", "2"), ("a", "3"), ("b", "1"), ("b", "4")])
+    split_file = tmp_path / "split.csv"
+    split_file.write_text(
+        "user_id,item_id,split,extra\n"
+        "a,1,train,x\na,2,valid,x\na,3,test,x\nb,1,Train,x\nb,4,TEST,x\n"
+        "c,9,train,x\n"  # a pair the (cleaned) data does not hold: ignored
+    )
+    split = split_dataset(data, SplitSpec(protocol="given", file=str(split_file)))
+    assert pairs(split.train) == {("a", "1"), ("b", "1")}
+    assert pairs(split.valid) == {("a", "2")}
+    assert pairs(split.test) == {("a", "3"), ("b", "4")}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("user,item,split\na,1,train\n", "split.csv, line 1: a split file needs the columns"),
+        ("user_id,item_id,split\na,1,train\na,2,later\n", "line 3, column 'split': split value"),
+        ("user_id,item_id,split\na,1,train\na,1,test\n", "line 3: the pair ('a', '1') is given"),
+        ("user_id,item_id,split\na,1,train\n", "1 interaction(s) have no row in the split file"),
+    ],
+)
+def test_a_bad_split_file_is_named_with_its_line(tmp_path, content, message):
+    data = _interactions([("a", "1"), ("a", "2")])
+    split_file = tmp_path / "split.csv"
+    split_file.write_text(content)
+    with pytest.raises(DataError) as caught:
+        split_dataset(data, SplitSpec(protocol="given", file=str(split_file)))
+    assert message in str(caught.value)
+
+
+def test_given_without_a_split_column_points_to_the_split_file():
+    data = _interactions([("a", "1")])
+    with pytest.raises(RecaugError, match="--split-file FILE") as caught:
+        split_dataset(data, SplitSpec(protocol="given"))
+    assert "has none" in str(caught.value) and "[split]" in str(caught.value)
+
+
+def test_a_split_file_needs_the_given_protocol():
+    with pytest.raises(ValueError, match='protocol = "given"'):
+        SplitSpec(protocol="random-by-user", file="split.csv")
+
+
+def test_a_fingerprint_without_a_split_file_is_unchanged():
+    # folders written before `file` existed must still resume
+    assert SplitSpec().model_dump() == {
+        "protocol": "random-by-user",
+        "ratios": (0.8, 0.1, 0.1),
+        "column": "split",
+    }

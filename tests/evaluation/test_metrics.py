@@ -8,9 +8,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from recaug_core import Dataset, metrics
+from recaug_core import Dataset, IdIndex, metrics
 from recaug_core.ranking import Ranking, score_ranking
-from recaug_core.targets import tail_items, user_groups
+from recaug_core.targets import (
+    tail_items,
+    target_users,
+    tie_break_keys,
+    training_groups,
+    user_groups,
+)
 
 N_ITEMS = 6
 # Three users' top-3 lists over items 0..5, and their held-out (relevant) items:
@@ -146,20 +152,49 @@ def test_tail_items_are_outside_the_top_fifth() -> None:
     assert tail == {"a": False, "b": False, "c": True, "d": True, "e": True, "f": True}
 
 
-def test_user_group_thresholds() -> None:
-    # Real history lengths 1..6 (and a user with none): terciles of the active users are
-    # quantile(1/3) = 1 + 5/3 = 2.667 and quantile(2/3) = 1 + 10/3 = 4.333.
+def test_user_groups_are_thirds_by_length() -> None:
+    # Real history lengths 1..6 (and a user with none): two users per group.
     groups = user_groups(np.array([1, 2, 3, 4, 5, 6, 0]))
-    assert groups.sparse_max == pytest.approx(8 / 3)
-    assert groups.dense_above == pytest.approx(13 / 3)
-    assert groups.codes[:6].tolist() == [0, 0, 1, 1, 2, 2]
+    assert groups.codes.tolist() == [0, 0, 1, 1, 2, 2, -1]
+    assert (groups.sizes, groups.min_lengths, groups.max_lengths) == (
+        (2, 2, 2),
+        (1, 3, 5),
+        (2, 4, 6),
+    )
+    assert groups.thresholds() == {"sparse_max_length": 2.0, "dense_min_length": 5.0}
+
+
+def test_ties_at_a_boundary_are_split_so_groups_stay_thirds() -> None:
+    # 60 users with one interaction, 20 with two, 20 with five: cutting at lengths would put
+    # 60 % of the users in "sparse"; the tie-break hash of the user id makes 34 / 33 / 33.
+    ids = [f"user-{n}" for n in range(100)]
+    lengths = np.array([1] * 60 + [2] * 20 + [5] * 20)
+    table = pa.table(
+        {
+            "user_id": [u for u, n in zip(ids, lengths) for _ in range(n)],
+            "item_id": [f"i{k}" for n in lengths for k in range(n)],
+        }
+    )
+    train = Dataset(table)
+    groups = training_groups(train)
+    assert groups.sizes == (34, 33, 33)
+    assert (groups.max_lengths[0], groups.min_lengths[1]) == (1, 1)  # length 1 is split
+    sparse = set(train.user_index.to_ids(np.flatnonzero(groups.codes == 0)).to_pylist())
+    # `--target sparse` augments exactly the users evaluation calls sparse
+    assert set(train.user_index.to_ids(target_users(train, "sparse")).to_pylist()) == sparse
+    # the same users, whatever order the rows came in (another split of the same users)
+    shuffled = Dataset(table.take(np.random.default_rng(0).permutation(table.num_rows)))
+    again = training_groups(shuffled)
+    assert sparse == set(shuffled.user_index.to_ids(np.flatnonzero(again.codes == 0)).to_pylist())
+    assert (
+        tie_break_keys(train.user_index).tolist() == tie_break_keys(IdIndex(pa.array(ids))).tolist()
+    )
 
 
 def test_metrics_per_group_use_all_training_users_thresholds() -> None:
     # Six users with 1..6 real training rows over items i0..i5, plus an unseen catalog item
-    # i9. Only u1, u2 and u6 are ranked. Thresholds over all six users (2.667, 4.333) put u2
-    # (2 rows) in the sparse group; terciles of the ranked users alone (1.667, 3.333) would
-    # have called u2 medium.
+    # i9. Only u1, u2 and u6 are ranked. Thirds of all six users put u2 (2 rows) in the
+    # sparse group; thirds of the ranked users alone would have called u2 medium.
     rows = [(f"u{n}", f"i{k}") for n in range(1, 7) for k in range(n)]
     table = pa.table({"user_id": [u for u, _ in rows], "item_id": [i for _, i in rows]})
     items = pa.table({"item_id": [f"i{k}" for k in range(6)] + ["i9"]})
@@ -176,11 +211,10 @@ def test_metrics_per_group_use_all_training_users_thresholds() -> None:
         n_relevant=np.array([1, 1, 1]),
     )
     result = score_ranking(ranking, train, [2])
-    assert result["group_thresholds"] == {
-        "sparse_max_length": pytest.approx(8 / 3),
-        "dense_above_length": pytest.approx(13 / 3),
-    }
+    assert result["group_thresholds"] == {"sparse_max_length": 2.0, "dense_min_length": 5.0}
     groups = result["groups"]
+    assert [groups[g]["train_users"] for g in ("sparse", "medium", "dense")] == [2, 2, 2]
+    assert (groups["medium"]["min_length"], groups["medium"]["max_length"]) == (3, 4)
     assert (groups["sparse"]["users"], groups["medium"]["users"], groups["dense"]["users"]) == (
         2,
         0,

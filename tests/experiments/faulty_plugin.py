@@ -3,6 +3,8 @@
 `faulty` strategy: raises in ``fit`` or ``generate`` (option ``stage``), or, with
 ``stage = "interrupt"``, stops the whole process the way Ctrl-C does. `faulty-filter`: raises in
 ``apply``. Counters record how often each strategy generated, so tests can prove caching.
+`unpopular` gives every user the catalog's least popular items: it ruins a popularity model,
+so an experiment has an arm that certainly hurts.
 """
 
 from __future__ import annotations
@@ -67,10 +69,27 @@ class CountingStrategy(Strategy):
         return toy.generate(train, request, ctx)
 
 
+class UnpopularStrategy(Strategy):
+    name = "unpopular"
+    description = "Adds the least popular items to every user (test helper)."
+
+    def generate(self, train: Dataset, request: GenerationRequest, ctx: Context):
+        import numpy as np
+
+        from recaug_core import synthetic_table, target_users
+
+        users = target_users(train, request.target)
+        least = np.argsort(train.item_popularity(), kind="stable")[:5]
+        user_ids = train.user_index.to_ids(np.repeat(users, len(least)))
+        items = train.item_index.to_ids(np.tile(least, len(users)))
+        return synthetic_table(user_ids, items, self.name)
+
+
 @hookimpl
 def register_strategies(register):
     register(FaultyStrategy)
     register(CountingStrategy)
+    register(UnpopularStrategy)
 
 
 @hookimpl

@@ -53,21 +53,24 @@ def test_each_arm_folder_is_a_run_folder_evaluate_can_read(finished, recaug):
 def test_report_has_every_section_and_embeds_its_figures(finished):
     out, _ = finished
     md = (out / "report.md").read_text()
+    assert md.startswith("# recaug experiment report\n\n> **Verdict.** ")
     for section in (
         "## Headline",
         "## Metrics: pop",
         "## User groups: pop",
+        "## Tests behind the verdict",
         "## Synthetic data: fidelity and privacy",
         "## Rows generated, kept and rejected",
         "## Time per stage",
     ):
         assert section in md
-    assert "± " in md and re.search(r"\([+-]\d+\.\d%\)|\(\*\*[+-]", md)
-    for figure in ("bars-pop", "groups-pop", "long-tail", "history-lengths"):
+    assert "± " in md and re.search(r"\([+−]\d+\.\d%\)|\(\*\*[▲▼] [+−]", md)
+    figures = ("changes-pop", "bars-pop", "groups-pop", "long-tail", "history-lengths")
+    for figure in figures:
         assert (out / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
         assert f"figures/{figure}.png" in md
     html = (out / "report.html").read_text()
-    assert html.count("src='data:image/png;base64,") == 4
+    assert html.count("src='data:image/png;base64,") == len(figures)
     assert "src='figures" not in html and "http" not in html
 
 
@@ -120,7 +123,7 @@ def test_interrupted_run_continues_where_it_stopped(
     assert manifest["status"] == "failed"
     done = out / "arms/toy-2/seed-0/synthetic.parquet"
     stamp = done.stat().st_mtime_ns
-    assert not (out / "results.json").exists()
+    assert json.loads((out / "results.json").read_text())["partial"]  # what it finished
     fixed = write_experiment(arm("toy-2", "toy"), arm("late", "toy", options="{ per_user = 1 }"))
     result = recaug("run", fixed, "--out", out, "--no-report")
     assert result.code == 0, result.err
