@@ -272,17 +272,20 @@ def _lengths(plt: Any, distributions: dict[str, Any], colors: dict[str, str]) ->
         if arms:
             arm = arms[position]
             dist = distributions[arm]
-            key, what = (
-                ("lengths_after", "real users after augmentation")
-                if dist.get("lengths_after") else ("lengths", "new synthetic users")
-            )  # fmt: skip
-            values = _histogram_values(dist.get(key) or {})
-            if len(values[0]):
+            shown: list[str] = []
+            for key, what, style in (
+                ("lengths_after", "real users after it", "-"),
+                ("lengths", "new users", "--"),
+            ):
+                values = _histogram_values(dist.get(key) or {})
+                if not len(values[0]):
+                    continue
                 heights, _, _ = ax.hist(values[0], bins=bins, weights=values[1],
-                                        histtype="step", linewidth=2,
+                                        histtype="step", linewidth=2, linestyle=style,
                                         color=colors.get(arm))  # fmt: skip
                 top = max(top, float(np.max(heights, initial=0)))
-            ax.set_title(f"{arm}: {what}", fontsize="medium")
+                shown.append(what if not shown else f"{what} (dashed)")
+            ax.set_title(f"{arm}: {', '.join(shown) or 'no rows'}", fontsize="medium")
         ax.set_xscale("log")
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
