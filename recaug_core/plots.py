@@ -142,7 +142,7 @@ def _mean_std(
 
 def _changes(plt: Any, results: ExperimentResults, backend: str, arms: list[str], k: int) -> Any:
     """Each arm's relative change of NDCG@K with its 95 % interval, overall and for sparse
-    users: green / red where the test finds it significant."""
+    users: green / red where the test finds it significant after correction, grey otherwise."""
     shown = [a for a in arms if a != BASELINE]
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 0.55 * len(shown) + 1.6), sharey=True)
     y = np.arange(len(shown))[::-1]
@@ -159,8 +159,8 @@ def _changes(plt: Any, results: ExperimentResults, backend: str, arms: list[str]
                 ax.plot([100 * test.ci_low, 100 * test.ci_high], [row, row], color=color, lw=2.2)
             ax.plot([100 * s.change], [row], "o", color=color, ms=7)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_title(f"ndcg@{k}, {title} ({backend})", fontsize="medium")
-        ax.set_xlabel("change vs baseline (%), 95 % interval")
+        ax.set_title(f"ndcg@{k}, {title} ({backend}); grey: not significant", fontsize="medium")
+        ax.set_xlabel("change vs baseline, % (95 % interval before correction)")
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, shown)
     axes[0].set_ylim(-0.7, len(shown) - 0.3)

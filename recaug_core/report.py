@@ -47,7 +47,8 @@ STEPS = ("generated", "kept", "rejected")
 RATIO_PROTOCOLS = ("random-by-user", "temporal-by-user", "global-temporal")
 LEGEND = (
     f"▲ green: better than the baseline, ▼ red: worse, each significant at {ALPHA:.0%} after "
-    f"correction ({TEST_NAME}); a change without a mark is no measurable difference. "
+    f"correction ({TEST_NAME}); a change without a mark is not significant after correction: "
+    "no measurable difference. "
     "Coverage and tail share describe all lists together and are not tested."
 )
 
@@ -245,7 +246,7 @@ def tests_table(results: ExperimentResults) -> Table:
                 if s is None or s.change is None or test is None:
                     continue
                 tone = ("gain" if s.change > 0 else "loss") if test.significant else ""
-                word = {"gain": "better", "loss": "worse"}.get(tone, "no measurable difference")
+                word = {"gain": "better", "loss": "worse"}.get(tone, "not significant")
                 rows.append(
                     [
                         arm,

@@ -300,14 +300,16 @@ def verdict(findings: Mapping[str, Sequence[Finding]], metric: str) -> Verdict:
             else "none"
         )
         groups[kind].append(arm)
-        said[arm] = ", ".join(f"{_percent(f.change)} {f.where}" for f in ups + downs)
+        shown = ups + downs if ups or downs else tested
+        said[arm] = ", ".join(f"{_percent(f.change)} {f.where}" for f in shown)
     parts = []
     for kind, words in (("helped", "helped"), ("hurt", "hurt"), ("mixed", "had mixed effects")):
         if groups[kind]:
             named = [f"{arm} ({said[arm]})" for arm in groups[kind]]
             parts.append(f"{_join(named)} {words}")
     if groups["none"]:
-        parts.append(f"{_join(groups['none'])} made no measurable difference")
+        named = [f"{arm} ({said[arm]}, not significant)" for arm in groups["none"]]
+        parts.append(f"{_join(named)} made no measurable difference")
     if groups["untested"]:
         parts.append(f"{_join(groups['untested'])} could not be tested (no per-user scores)")
     if not findings:

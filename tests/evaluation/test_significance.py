@@ -131,7 +131,7 @@ def test_verdict_names_what_helped_hurt_and_did_nothing():
     text = found.sentence
     assert "good (+5.0% overall) helped" in text
     assert "bad (−9.0% overall, −20.0% for sparse users) hurt" in text
-    assert "flat made no measurable difference" in text
+    assert "flat (−1.0% overall, not significant) made no measurable difference" in text
     assert "Holm" in text and text.count(".") >= 1
     assert "--merge weighted" in text and 'select = "validation"' in text  # losses: what next
 
@@ -140,4 +140,5 @@ def test_verdict_without_losses_suggests_confirming_or_searching():
     helped = verdict({"a": [Finding("overall", 0.04, True)]}, "NDCG@10").sentence
     assert "confirm a" in helped and "--merge" not in helped
     nothing = verdict({"a": [Finding("overall", 0.01, False)]}, "NDCG@10").sentence
-    assert "a made no measurable difference" in nothing and "add seeds" in nothing
+    assert "a (+1.0% overall, not significant) made no measurable" in nothing
+    assert "add seeds" in nothing
