@@ -151,7 +151,7 @@ class UserScores:
 
     user_ids: pa.Array  # strings, one per ranked user
     groups: np.ndarray  # group code per user (0 sparse, 1 medium, 2 dense)
-    values: dict[str, np.ndarray]  # "ndcg@10" -> one value per user
+    values: dict[str, np.ndarray]  # "ndcg@10" -> one float32 value per user
 
     def to_table(self) -> pa.Table:
         columns = {"user_id": self.user_ids, "group": pa.array(self.groups, pa.int8())}
@@ -164,7 +164,7 @@ class UserScores:
         return cls(
             table.column("user_id").combine_chunks(),
             np.asarray(table.column("group").to_numpy(), dtype=np.int8),
-            {n: np.asarray(table.column(n).to_numpy(), dtype=np.float64) for n in names},
+            {n: np.asarray(table.column(n).to_numpy(), dtype=np.float32) for n in names},
         )
 
 
@@ -206,7 +206,9 @@ def score_users(
         for code, name in enumerate(GROUPS)
     }
     overall["group_thresholds"] = groups.thresholds()
-    scores = UserScores(train.user_index.to_ids(ranking.users), codes, per_user)
+    # float32, as stored: a resumed experiment tests exactly what an uninterrupted one did
+    stored = {name: v.astype(np.float32) for name, v in per_user.items()}
+    scores = UserScores(train.user_index.to_ids(ranking.users), codes, stored)
     return overall, scores
 
 

@@ -186,3 +186,16 @@ def test_the_overlap_check_sees_a_legend_on_the_bars():
     _settle(fig)  # what the report does: the legend moves beside the axes
     assert overlaps(fig) == []
     plt.close(fig)
+
+
+def test_a_run_from_the_cache_repeats_every_test_exactly(judged, tmp_path, recaug, test_plugins):
+    import shutil
+
+    out, _ = judged
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    again = recaug("run", copy / "experiment.toml", "--out", copy, "--no-report")
+    assert again.code == 0, again.err
+    assert again.err.count("(cached)") == 9  # 3 arms x 3 seeds, nothing trained
+    before = json.loads((out / "results.json").read_text())["summary"]
+    assert json.loads((copy / "results.json").read_text())["summary"] == before
