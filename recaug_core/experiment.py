@@ -92,7 +92,7 @@ class Clock:
     def __init__(self, folder: OutputFolder[ExperimentManifest]) -> None:
         manifest = folder.manifest
         earlier = [i.seconds for i in manifest.invocations]
-        # a folder of recaug 0.1.0 recorded only its last invocation's total
+        # a folder written before invocations were recorded holds its last one's total only
         self.earlier_s = sum(earlier) if earlier else manifest.timings.get("total_s", 0.0)
         self.invocations = len(earlier) + 1 if earlier else (2 if self.earlier_s else 1)
         self.folder = folder

@@ -116,13 +116,14 @@ def summary_cell(s: Summary | None) -> Cell:
 
 
 def verdict_of(results: ExperimentResults) -> Verdict:
-    """The report's verdict: each finished arm on NDCG at the first K, overall and for sparse
-    users, per backend."""
+    """The report's verdict: each evaluated arm on NDCG at the first K, overall and for sparse
+    users, per backend (an arm a partial experiment has not reached yet is left out)."""
     metric = f"ndcg@{results.experiment.ks[0]}"
     backends = results.backends()
+    evaluated = {run.arm for run in results.runs}
     findings: dict[str, list[Finding]] = {}
     for arm in results.arm_names(ok_only=True):
-        if arm == BASELINE:
+        if arm == BASELINE or arm not in evaluated:
             continue
         found = findings[arm] = []
         for backend in backends:
