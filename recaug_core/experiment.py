@@ -153,7 +153,7 @@ def _run(job: Job, folder: OutputFolder[ExperimentManifest], clock: Clock) -> Ex
     loaded = load(experiment.data)
     folder.mark_stage("load", rows=len(loaded.dataset))
     # Written only once the data loaded: bad data must leave no output folder behind.
-    write_text(folder.path / "experiment.toml", experiment.text)
+    write_text(confined(folder.path, "experiment.toml"), experiment.text)
     echo(
         f"data {experiment.data.ref}: {len(loaded.dataset)} interactions; "
         f"{len(experiment.arms)} arm(s) + baseline, {len(config.seeds)} seed(s), "
@@ -320,8 +320,8 @@ def _augment(
     except RecaugError as exc:
         if exc.stage is None:
             raise
-        # a plugin's own failure, or its refusal of the settings, names the plugin
-        named = isinstance(exc, PluginFailure) or exc.stage == "setup"
+        # a plugin's refusal of the settings names the plugin (its failures name it already)
+        named = not isinstance(exc, PluginFailure) and exc.stage == "setup"
         culprit = _plugin_of(settings, getattr(exc, "component", None))
         raise ArmFailed(f"{exc} (plugin '{culprit}')" if named else str(exc), exc.stage) from None
     from recaug_core.fidelity import validation_hits
@@ -418,6 +418,8 @@ def _evaluate(
     ctx = Context(seed=seed, work_dir=work, mixed_precision=job.mixed_precision)
     try:
         done = evaluate_scored(cls, place_write_dirs(backend.options, work), split, train, ks, ctx)
+    except PluginFailure as exc:
+        raise ArmFailed(str(exc), f"backend {backend.key}") from None
     except RecaugError as exc:
         raise ArmFailed(f"{exc} (plugin '{plugin}')", f"backend {backend.key}") from None
     except Exception as exc:

@@ -16,7 +16,8 @@ from recaug_core.api import DataSource
 from recaug_core.clean import CleanOptions, clean
 from recaug_core.data import Dataset
 from recaug_core.errors import DataError, RecaugError, shown
-from recaug_core.registry import get_registry
+from recaug_core.registry import announce, call_plugin, get_registry, plugin_failure
+from recaug_core.runtime import activity
 from recaug_core.schema import REAL
 from recaug_core.settings import DataSpec
 
@@ -34,11 +35,12 @@ def pick_source(ref: str, name: str | None = None) -> type[DataSource]:
         cls = registry.get("sources", name)
         assert issubclass(cls, DataSource)
         return cls
-    candidates = [
-        reg.cls
-        for reg in registry.components("sources").values()
-        if issubclass(reg.cls, DataSource) and _can_load(reg.cls, ref)
-    ]
+    found: list[tuple[type[DataSource], str]] = []  # (source, its plugin)
+    for reg in registry.components("sources").values():
+        source = reg.cls
+        if issubclass(source, DataSource) and _can_load(source, ref):
+            found.append((source, reg.plugin))
+    candidates = [source for source, _ in found]
     if not candidates:
         if not ref.startswith("hf:") and not Path(ref).exists():
             raise RecaugError(
@@ -55,6 +57,14 @@ def pick_source(ref: str, name: str | None = None) -> type[DataSource]:
         names = ", ".join(sorted(c.name for c in top))
         raise RecaugError(
             f"{ref}: several data sources can read this ({names}); pass --source NAME"
+        )
+    plugin = next(p for source, p in found if source is top[0])
+    builtin = [source.name for source, p in found if registry.is_bundled(p)]
+    if builtin and not registry.is_bundled(plugin):
+        # a plugin's source outranks the one recaug would use: allowed, never silent
+        announce(
+            f"{ref} is read by source '{top[0].name}' of plugin '{plugin}', "
+            f"not by the built-in source '{builtin[0]}' (pass --source to choose)"
         )
     return top[0]
 
@@ -77,10 +87,14 @@ def load_data(
     started = time.perf_counter()
     cls = pick_source(ref, source)
     reader = cls(source_options)
-    dataset = reader.load(ref)
+    with activity(f"reading {ref}{_size(ref)} with source '{cls.name}'"):
+        dataset = call_plugin(reader, "load", lambda: reader.load(ref))
+    if not isinstance(dataset, Dataset):
+        raise plugin_failure(reader, "load", f"returned {type(dataset).__name__}, not a Dataset")
     check_provenance(dataset, ref)
     loaded = time.perf_counter()
-    dataset, report = clean(dataset, clean_options)
+    with activity(f"cleaning {len(dataset):,} interactions"):
+        dataset, report = clean(dataset, clean_options)
     if len(dataset) == 0:
         raise RecaugError(f"{ref}: no interactions left to work with after loading and cleaning")
     info = {
@@ -93,6 +107,23 @@ def load_data(
         "clean_s": round(time.perf_counter() - loaded, 4),
     }
     return LoadedData(dataset, info)
+
+
+def _size(ref: str) -> str:
+    """`` (2.9 GB)`` for a file, or nothing."""
+    try:
+        size = float(Path(ref).stat().st_size) if Path(ref).is_file() else None
+    except (OSError, ValueError):
+        size = None
+    if size is None:
+        return ""
+    if size < 1000:
+        return f" ({size:,.0f} bytes)"
+    for unit in ("KB", "MB", "GB"):
+        size /= 1000
+        if size < 1000 or unit == "GB":
+            break
+    return f" ({size:.1f} {unit})"
 
 
 def check_provenance(dataset: Dataset, ref: str) -> None:

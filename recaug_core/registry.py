@@ -8,14 +8,22 @@ called: it is reported as an unknown hook, and refused in strict mode. Environme
 - ``RECAUG_LOAD_PLUGINS=a,b``: load only these entry points (an allow list).
 - ``RECAUG_DISABLE_PLUGINS=a,b``: never load these.
 - ``RECAUG_STRICT_PLUGINS=1``: any plugin failure stops the program.
+
+Plugin code runs under the rules of ``sandbox``: what it prints goes to stderr, ``sys.exit``
+in it is its failure (at import: the plugin is reported broken), a slow import or hook is named.
+A plugin may replace a built-in command, but never silently: the replacement is announced on
+stderr and listed by ``recaug plugins``. ``call_plugin`` runs a component's method under the
+same rules and turns its exceptions into a ``PluginFailure`` naming the component and plugin.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
+import sys
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -24,13 +32,15 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from recaug_core import hookspecs
-from recaug_core.errors import PluginError
+from recaug_core.errors import PluginError, PluginFailure, RecaugError
 from recaug_core.kinds import KINDS
+from recaug_core.sandbox import exit_description, plugin_code, slow_notice
 
 if TYPE_CHECKING:
     from recaug_core.api import Component
 
 ENTRY_POINT_GROUP = "recaug"
+BUNDLED_DISTRIBUTION = "recaug"  # the plugins that ship with recaug itself
 
 
 @dataclass
@@ -42,6 +52,11 @@ class PluginInfo:
     provides: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None
     unknown_hooks: list[str] = field(default_factory=list)  # @hookimpl names no hook has
+    overrides: list[str] = field(default_factory=list)  # what it replaced, e.g. "command 'data'"
+
+    @property
+    def bundled(self) -> bool:
+        return self.distribution == BUNDLED_DISTRIBUTION
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +66,7 @@ class PluginInfo:
             "hooks": self.hooks,
             "unknown_hooks": self.unknown_hooks,
             "provides": self.provides,
+            "overrides": self.overrides,
             "error": self.error,
         }
 
@@ -100,12 +116,24 @@ class PluginRegistry:
             )
             self.infos[ep.name] = info
             try:
-                module = ep.load()
+                with self._plugin_code(ep.name, "loading"):
+                    module = ep.load()
                 self.pm.register(module, name=ep.name)
+            except SystemExit as exc:  # an import that exits must not end recaug
+                self._fail(info, f"failed to load ({ep.value}): {exit_description(exc)}", exc)
+                continue
             except Exception as exc:  # a broken plugin must not stop the CLI
                 self._fail(info, f"failed to load ({ep.value}): {_one_line(exc)}", exc)
                 continue
             self._check_hooks(info)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _plugin_code(plugin: str, doing: str) -> Iterator[None]:
+        """Plugin code at load time: its prints go to stderr, and a slow one is named."""
+        hint = f"RECAUG_DISABLE_PLUGINS={plugin} skips it"
+        with plugin_code(), slow_notice(f"{doing} plugin '{plugin}'", hint):
+            yield
 
     def register_module(self, module: ModuleType | object, name: str) -> None:
         """Register an in-process plugin (tests and embedding applications use this)."""
@@ -149,11 +177,32 @@ class PluginRegistry:
                 info = self.infos.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
                 register = self._registrar(kind, impl.plugin_name, components[kind], info)
                 try:
-                    impl.function(register=register)
+                    with self._plugin_code(impl.plugin_name, f"{hook_name} of"):
+                        impl.function(register=register)
+                except SystemExit as exc:
+                    self._fail(info, f"failed in {hook_name}: {exit_description(exc)}", exc)
                 except Exception as exc:
                     self._fail(info, f"failed in {hook_name}: {_one_line(exc)}", exc)
         self._components = components
+        self._note_outranking_sources(components["sources"])
         return components
+
+    def _note_outranking_sources(self, sources: dict[str, Registration]) -> None:
+        """A plugin source ranked at least as high as every built-in one may take over data
+        that recaug's own sources read (every CSV, `demo`): listed by `recaug plugins`, and
+        announced when it does (``loading.pick_source``)."""
+        bundled = [r.cls for r in sources.values() if self.is_bundled(r.plugin)]
+        if not bundled:
+            return
+        top = max(getattr(cls, "priority", 0) for cls in bundled)
+        for name, reg in sources.items():
+            priority = getattr(reg.cls, "priority", 0)
+            info = self.infos.get(reg.plugin)
+            if info is None or info.bundled or priority < top:
+                continue
+            note = f"source '{name}' ranks with or above the built-in sources (priority {priority})"
+            if note not in info.overrides:
+                info.overrides.append(note)
 
     def _registrar(
         self,
@@ -216,12 +265,68 @@ class PluginRegistry:
         return sorted(self.infos.values(), key=lambda info: info.name)
 
     def register_commands(self, cli: Any) -> None:
+        """Let plugins add commands to ``cli``; one that replaces a command is announced."""
         for impl in reversed(self.pm.hook.register_commands.get_hookimpls()):
             info = self.infos.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
+            before = dict(cli.commands)
             try:
-                impl.function(cli=cli)
+                with self._plugin_code(impl.plugin_name, "register_commands of"):
+                    impl.function(cli=cli)
+            except SystemExit as exc:
+                self._fail(info, f"failed in register_commands: {exit_description(exc)}", exc)
             except Exception as exc:
                 self._fail(info, f"failed in register_commands: {_one_line(exc)}", exc)
+            for name, command in cli.commands.items():
+                if name in before and before[name] is not command:
+                    replaced = f"command '{name}'"
+                    if replaced not in info.overrides:
+                        info.overrides.append(replaced)
+                    announce(f"plugin '{info.name}' replaces the {replaced}")
+
+    def plugin_of(self, kind: str, name: str) -> str | None:
+        """The plugin that registered component ``name`` of ``kind`` (plural or singular)."""
+        plural = next((k for k, v in KINDS.items() if kind in (k, v.singular)), None)
+        if plural is None:
+            return None
+        registration = self.components(plural).get(name)
+        return registration.plugin if registration is not None else None
+
+    def is_bundled(self, plugin: str) -> bool:
+        info = self.infos.get(plugin)
+        return info is not None and info.bundled
+
+
+def announce(message: str) -> None:
+    """A notice on stderr: something a plugin does that the user should know about."""
+    print(f"notice: {message}", file=sys.stderr, flush=True)
+
+
+def call_plugin(component: Any, stage: str, fn: Callable[[], Any]) -> Any:
+    """Run a component's method under the sandbox's rules: its prints go to stderr, and any
+    exception (``sys.exit`` included) becomes a PluginFailure naming the component, the stage
+    and its plugin. A RecaugError passes: it is the plugin refusing the user's input."""
+    try:
+        with plugin_code():
+            return fn()
+    except RecaugError:
+        raise
+    except SystemExit as exc:
+        raise plugin_failure(component, stage, exit_description(exc)) from None
+    except Exception as exc:
+        raise plugin_failure(component, stage, f"{type(exc).__name__}: {exc}") from exc
+
+
+def plugin_failure(component: Any, stage: str, what: str) -> PluginFailure:
+    """``strategy 'x' failed in generate: WHAT (plugin 'p')``."""
+    kind, name = getattr(component, "kind", "component"), getattr(component, "name", "?")
+    try:
+        plugin = get_registry().plugin_of(kind, name)
+    except PluginError:
+        plugin = None
+    where = f" (plugin '{plugin}')" if plugin else ""
+    return PluginFailure(
+        f"{kind} '{name}' failed in {stage}: {what}{where}", component=name, stage=stage
+    )
 
 
 def unknown_hooks_message(names: list[str]) -> str:

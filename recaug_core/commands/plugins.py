@@ -33,6 +33,8 @@ def plugins_command(as_json: bool) -> None:
             click.echo(f"  hooks: {', '.join(info.hooks)}")
         for kind, names in sorted(info.provides.items()):
             click.echo(f"  {kind}: {', '.join(names)}")
+        for override in info.overrides:
+            click.echo(f"  OVERRIDES: {override}")
         if info.unknown_hooks:
             click.echo(f"  WARNING: {unknown_hooks_message(info.unknown_hooks)}")
         if info.error:
