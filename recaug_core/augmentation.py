@@ -27,10 +27,11 @@ import pyarrow.compute as pc
 from recaug_core.data import Dataset
 from recaug_core.errors import RecaugError
 from recaug_core.files import read_parquet
+from recaug_core.guards import check_kept
 from recaug_core.manifest import AugmentManifest, read_manifest
 from recaug_core.outputs import OutputFolder
 from recaug_core.pipeline import AugmentResult, Generated, apply_filters, generate_synthetic
-from recaug_core.runtime import Context
+from recaug_core.runtime import Context, activity
 from recaug_core.schema import REAL, normalize_interactions
 from recaug_core.settings import AugmentPlan, DataSpec
 from recaug_core.split import SPLIT_COLUMN, Split, SplitSpec
@@ -98,8 +99,10 @@ def augment(
                 "generate", rows=generated.interactions.num_rows, **_rounded(generated.timings)
             )
         result = _stage("filter", lambda: apply_filters(filters, train, generated, ctx))
+        _stage("filter", lambda: check_kept(result.kept, train, strategy))
         started = time.perf_counter()
-        write_tables(output, prepared.split, result)
+        with activity(f"writing {len(result.augmented):,} augmented rows to {folder}"):
+            write_tables(output, prepared.split, result)
         timings = {**prepared.timings, **_rounded(result.timings)}
         if "fit_s" not in timings:  # generated before an interruption
             earlier = output.manifest.stages["generate"]
@@ -129,7 +132,8 @@ def load_and_split(data: DataSpec, spec: SplitSpec, seed: int) -> Prepared:
 
     loaded = load(data)
     started = time.perf_counter()
-    split = split_dataset(loaded.dataset, spec, seed=seed)
+    with activity(f"splitting {len(loaded.dataset):,} interactions ({spec.protocol})"):
+        split = split_dataset(loaded.dataset, spec, seed=seed)
     timings = {
         "load_s": loaded.info["load_s"],
         "clean_s": loaded.info["clean_s"],
@@ -219,12 +223,26 @@ def read_augmentation(folder: str | Path) -> Finished:
             f"{folder}: augmented.parquet holds {real} real rows but the split's "
             f"training part has {len(split.train)}; the run folder is inconsistent"
         )
+    _check_catalog(rows, split.train, folder)
     return Finished(folder, manifest, split, split.train.with_interactions(rows, extend_users=True))
+
+
+def _check_catalog(rows: pa.Table, train: Dataset, folder: Path) -> None:
+    """Rows of a folder written before the core checked plugin output may name items outside
+    the catalog; training on them would fail deep inside a backend."""
+    unknown = train.item_index.lookup(rows.column("item_id")) < 0
+    if unknown.any():
+        raise RecaugError(
+            f"{folder}: augmented.parquet holds {int(unknown.sum())} rows with items that are "
+            "not in the catalog (a run of an earlier recaug, which did not check them); "
+            "augment again"
+        )
 
 
 def reload_augmented(split: Split, folder: Path) -> Dataset:
     """The augmented training set of a finished folder, on an equal split's indexes."""
     rows = normalize_interactions(read_parquet(folder / "augmented.parquet"))
+    _check_catalog(rows, split.train, folder)
     augmented = split.train.with_interactions(rows, extend_users=True)
     users_path = folder / "users.parquet"
     return replace(

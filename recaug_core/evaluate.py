@@ -22,7 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from recaug_core.api import Recommender
 from recaug_core.data import Dataset
 from recaug_core.errors import RecaugError
-from recaug_core.ranking import UserScores, rank, score_users
+from recaug_core.guards import checked_scores
+from recaug_core.ranking import RankingTask, UserScores, score_users
+from recaug_core.registry import call_plugin
 from recaug_core.results import Aggregate, Metrics, Significance, ValidationHits
 from recaug_core.runtime import Context
 from recaug_core.schema import REAL
@@ -59,12 +61,29 @@ def evaluate_scored(
     ks: Sequence[int],
     ctx: Context,
 ) -> ModelEvaluation:
-    """``evaluate_model`` that also keeps every test user's own scores."""
+    """``evaluate_model`` that also keeps every test user's own scores.
+
+    The backend runs as plugin code (``call_plugin``) and its scores are checked
+    (``checked_scores``); with nobody to rank the metrics would be zeros that look measured,
+    so that is an error.
+    """
+    task = RankingTask.build(train, split.test, [split.train, split.valid])
+    if len(task.users) == 0:
+        found = (
+            "the test split is empty"
+            if len(split.test) == 0
+            else f"none of the test split's {len(split.test)} rows belongs to a user with real "
+            "training rows"
+        )
+        raise RecaugError(
+            f"nobody to evaluate: {found}; hold out part of each user's history "
+            "(e.g. --ratios 0.8,0.1,0.1 with --split random-by-user)"
+        )
     model = backend(options)
     started = time.perf_counter()
-    model.fit(train, ctx, valid=split.valid)
+    call_plugin(model, "fit", lambda: model.fit(train, ctx, valid=split.valid))
     fitted = time.perf_counter()
-    ranking = rank(model, train, split.test, [split.train, split.valid], max(ks))
+    ranking = task.rank(checked_scores(model, train.n_items), max(ks))
     scored, users = score_users(ranking, train, ks)
     done = time.perf_counter()
     timings = {"fit_s": fitted - started, "evaluate_s": done - fitted}

@@ -7,7 +7,7 @@ The strategy and the filters only ever see the training split. Synthetic rows al
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,7 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recaug_core.api import GenerationRequest, QualityFilter, Strategy, SyntheticData
 from recaug_core.data import Dataset, attach_text, concat_interactions, empty_interactions
-from recaug_core.errors import PluginFailure, RecaugError
+from recaug_core.errors import RecaugError
+from recaug_core.guards import (
+    ROW_IDENTITY,
+    TEXT_IDENTITY,
+    check_filtered,
+    check_generated,
+    check_kept,
+)
+from recaug_core.registry import call_plugin, plugin_failure
 from recaug_core.runtime import Context, seed_everything
 from recaug_core.schema import TEXT_SCHEMA, normalize_interactions
 from recaug_core.split import Split
@@ -62,20 +70,6 @@ class AugmentResult:
     filter_stats: dict[str, Any] = field(default_factory=dict)
 
 
-def call_plugin(component: Any, stage: str, fn: Callable[[], Any]) -> Any:
-    """Run a plugin's method, naming the plugin if it fails."""
-    try:
-        return fn()
-    except RecaugError:
-        raise
-    except Exception as exc:
-        raise PluginFailure(
-            f"{component.kind} '{component.name}' failed in {stage}: {type(exc).__name__}: {exc}",
-            component=component.name,
-            stage=stage,
-        ) from exc
-
-
 def generate_synthetic(
     strategy: Strategy, train: Dataset, request: GenerationRequest, ctx: Context
 ) -> Generated:
@@ -92,25 +86,21 @@ def generate_synthetic(
     if isinstance(output, SyntheticData):
         output, text = output.interactions, output.text
     if not isinstance(output, pa.Table):
-        raise PluginFailure(
-            f"strategy '{strategy.name}' returned {type(output).__name__} from generate, "
-            "not a pyarrow Table",
-            component=strategy.name,
-            stage="generate",
+        raise plugin_failure(
+            strategy,
+            "generate",
+            f"returned {type(output).__name__}, not a pyarrow Table",
         )
     try:
         table = normalize_interactions(output)
         if text is not None:
             text = text.select(TEXT_SCHEMA.names).cast(TEXT_SCHEMA)
     except (RecaugError, KeyError, pa.ArrowInvalid) as exc:
-        raise PluginFailure(
-            f"strategy '{strategy.name}' generated malformed rows: {exc}",
-            component=strategy.name,
-            stage="generate",
-        ) from None
+        raise plugin_failure(strategy, "generate", f"generated malformed rows: {exc}") from None
     # Provenance is the pipeline's job, not a plugin's promise.
     origin = pa.array([strategy.name] * table.num_rows, pa.string())
     table = table.set_column(table.column_names.index("origin"), "origin", origin)
+    check_generated(table, strategy)
     if request.budget is not None and table.num_rows > request.budget:
         ctx.log(
             f"strategy '{strategy.name}' generated {table.num_rows} rows over the budget of "
@@ -123,17 +113,15 @@ def generate_synthetic(
 def _filter_step(
     flt: QualityFilter, method: str, train: Dataset, rows: pa.Table, ctx: Context
 ) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
-    before = rows.num_rows
     fn = getattr(flt, method)
     result = call_plugin(flt, method, lambda: fn(train, rows, ctx))
-    kept, dropped = result.kept, result.rejected
-    if kept.num_rows + dropped.num_rows != before:
-        raise PluginFailure(
-            f"filter '{flt.name}' kept {kept.num_rows} and rejected {dropped.num_rows} "
-            f"of {before} rows: every row must be either kept or rejected",
-            component=flt.name,
-            stage=method,
+    kept, dropped = getattr(result, "kept", None), getattr(result, "rejected", None)
+    if not (isinstance(kept, pa.Table) and isinstance(dropped, pa.Table)):
+        raise plugin_failure(
+            flt, method, f"returned {type(result).__name__}, not a FilterResult of two tables"
         )
+    identity = ROW_IDENTITY if method == "apply" else TEXT_IDENTITY
+    check_filtered(rows, kept, dropped, flt, method, identity)
     if "reason" not in dropped.column_names:
         dropped = dropped.append_column(
             "reason", pa.array([flt.name] * dropped.num_rows, pa.string())
@@ -232,7 +220,9 @@ def augment_split(
     """Augment ``split.train``; pass ``generated`` to re-filter rows generated earlier."""
     if generated is None:
         generated = generate_synthetic(strategy, split.train, request, ctx)
-    return apply_filters(filters, split.train, generated, ctx)
+    result = apply_filters(filters, split.train, generated, ctx)
+    check_kept(result.kept, split.train, strategy)
+    return result
 
 
 def _concat_or_empty(parts: list[pa.Table], empty: pa.Table) -> pa.Table:

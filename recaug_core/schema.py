@@ -111,12 +111,7 @@ def normalize_interactions(
             columns[f.name] = pa.chunked_array([constant_strings(REAL, n)])
         else:
             columns[f.name] = pa.chunked_array([pa.nulls(n, f.type)])
-    for name in REQUIRED_COLUMNS:
-        _check_ids(columns[name], name, file, line_of)
-    _check_ids(columns["origin"], "origin", file, line_of, blank=False)  # a name, not an id
-    _check_finite(columns["rating"], "rating", file, line_of)
-    _check_finite(columns["score"], "score", file, line_of)
-    _check_times(columns["timestamp"], file, line_of)
+    _check_values(columns, file, line_of)
     # extra columns by position: looking each up by name is quadratic in a wide table
     extras = [i for i, name in enumerate(names) if name not in STANDARD_COLUMNS]
     arrays = [columns[name] for name in STANDARD_COLUMNS] + [table.column(i) for i in extras]
@@ -250,6 +245,41 @@ def _first_true(mask: pa.ChunkedArray | pa.Array) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
+def check_values(table: pa.Table) -> None:
+    """The value checks of ``normalize_interactions``, on a table already in the interaction
+    schema (which ``normalize_interactions`` returns as it is): ``DataError`` naming the row.
+    For tables that come from plugin code, which may hold anything the schema allows."""
+    columns = {name: table.column(name) for name in STANDARD_COLUMNS}
+    _check_values(columns, None, None, unit_hint=False)
+    parents = columns["parent_user"]
+    if parents.null_count < len(parents):
+        blank = pc.or_(
+            pc.equal(pc.utf8_length(parents), 0), pc.match_substring_regex(parents, _BLANK_ID)
+        )
+        row = _first_true(pc.fill_null(blank, False))
+        if row is not None:
+            raise DataError(
+                f"id {shown(parents[row].as_py())} is empty or only spaces",
+                column="parent_user",
+                row=row + 1,
+            )
+
+
+def _check_values(
+    columns: dict[str, pa.ChunkedArray],
+    file: str | None,
+    line_of: LineOf | None,
+    *,
+    unit_hint: bool = True,
+) -> None:
+    for name in REQUIRED_COLUMNS:
+        _check_ids(columns[name], name, file, line_of)
+    _check_ids(columns["origin"], "origin", file, line_of, blank=False)  # a name, not an id
+    _check_finite(columns["rating"], "rating", file, line_of)
+    _check_finite(columns["score"], "score", file, line_of)
+    _check_times(columns["timestamp"], file, line_of, unit_hint=unit_hint)
+
+
 def _check_ids(
     column: pa.ChunkedArray,
     name: str,
@@ -298,7 +328,13 @@ def _check_finite(
         )
 
 
-def _check_times(column: pa.ChunkedArray, file: str | None, line_of: LineOf | None) -> None:
+def _check_times(
+    column: pa.ChunkedArray,
+    file: str | None,
+    line_of: LineOf | None,
+    *,
+    unit_hint: bool = True,
+) -> None:
     """Seconds since 1970, from 0 to ``MAX_TIMESTAMP`` (the end of the year 9999)."""
     if column.null_count == len(column):
         return
@@ -309,18 +345,21 @@ def _check_times(column: pa.ChunkedArray, file: str | None, line_of: LineOf | No
         message = (
             f"negative timestamp {value} (expected seconds since 1970)"
             if value < 0
-            else _time_out_of_range(value)
+            else _time_out_of_range(value, unit_hint=unit_hint)
         )
         raise DataError(message, column="timestamp", **_row_where(file, line_of, row))
 
 
-def _time_out_of_range(value: float) -> str:
-    """Why a time is refused, with the unit it would fit in if there is one."""
+def _time_out_of_range(value: float, *, unit_hint: bool = True) -> str:
+    """Why a time is refused, with the unit it would fit in if there is one (as the source
+    option ``time_unit`` to pass, with ``unit_hint``)."""
     if value != value or value < 0:
         return f"timestamp {shown(value)} is not seconds since 1970"
     if value <= MAX_TIMESTAMP:
         return f"timestamp {shown(value)} is not a whole number of seconds since 1970"
     message = f"timestamp {shown(value)} is not seconds since 1970 (it falls after the year 9999)"
+    if not unit_hint:
+        return message
     for unit, per_second in (("ms", 1_000), ("us", 1_000_000), ("ns", 1_000_000_000)):
         if value / per_second <= MAX_TIMESTAMP:
             return f"{message}; if the times are in {unit}, pass -s time_unit={unit}"
