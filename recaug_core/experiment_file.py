@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from recaug_core.errors import RecaugError
-from recaug_core.files import is_write_dir_option, refuse_special_file
+from recaug_core.files import is_write_dir_option, refuse_special_file, safe_name
 from recaug_core.manifest import ExperimentFingerprint
 from recaug_core.results import BASELINE
 from recaug_core.settings import AugmentSettings, DataSpec, SettingsError, Strict
@@ -31,20 +31,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-# Arm and backend labels become folder names: letters, digits, '.', '_' and '-', starting
-# with a letter or digit, so that no label can be '..', absolute, or hold a separator.
-SAFE_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 Cutoff = Annotated[int, Field(ge=1, le=10_000)]
-
-
-def _safe_label(value: str) -> str:
-    if not SAFE_LABEL.fullmatch(value):
-        raise ValueError(
-            "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit "
-            "(it names a folder inside --out)"
-        )
-    return value
 
 
 class BackendConfig(Strict):
@@ -59,7 +47,7 @@ class BackendConfig(Strict):
     @field_validator("label")
     @classmethod
     def _label(cls, value: str | None) -> str | None:
-        return None if value is None else _safe_label(value)
+        return None if value is None else safe_name(value)
 
 
 class ArmConfig(AugmentSettings):
@@ -81,7 +69,7 @@ class ArmConfig(AugmentSettings):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        _safe_label(value)
+        safe_name(value)
         if value == BASELINE:
             raise ValueError("'baseline' is reserved: the baseline arm is always run")
         return value

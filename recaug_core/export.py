@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from recaug_core.data import Dataset
 from recaug_core.errors import RecaugError
-from recaug_core.files import write_atomic, write_parquet
+from recaug_core.files import confined, write_atomic, write_parquet
 from recaug_core.split import Split
 
 RECBOLE_TYPES = {"user_id": "token", "item_id": "token", "rating": "float", "timestamp": "float"}
@@ -23,25 +23,28 @@ def export_split(split: Split, train: Dataset, fmt: str, out: Path) -> list[Path
     """Write ``train`` (a split's training part, augmented or not) and the split's validation
     and test parts, and the items, as ``fmt`` into ``out``; returns the files written."""
     parts = {"train": train, "valid": split.valid, "test": split.test}
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RecaugError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
     written: list[Path] = []
     if fmt == "recbole":
         name = out.name
         for part, data in parts.items():
-            path = out / f"{name}.{part}.inter"
+            path = confined(out, f"{name}.{part}.inter")
             _write_recbole(path, _inter_columns(data))
             written.append(path)
         if train.items is not None:
-            path = out / f"{name}.item"
+            path = confined(out, f"{name}.item")
             _write_recbole(path, train.items)
             written.append(path)
         return written
     for part, data in parts.items():
-        path = out / f"{part}.{'csv' if fmt == 'csv' else 'parquet'}"
+        path = confined(out, f"{part}.{'csv' if fmt == 'csv' else 'parquet'}")
         _write_table(path, data.interactions, fmt)
         written.append(path)
     if train.items is not None:
-        path = out / f"items.{'csv' if fmt == 'csv' else 'parquet'}"
+        path = confined(out, f"items.{'csv' if fmt == 'csv' else 'parquet'}")
         _write_table(path, train.items, fmt)
         written.append(path)
     return written

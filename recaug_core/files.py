@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import stat
 import tempfile
@@ -224,6 +225,21 @@ def _boot_id() -> str | None:
 
 
 # -- writing only inside a folder ------------------------------------------------------------
+
+
+# Arm names and backend labels become file and folder names: letters, digits, '.', '_' and '-',
+# starting with a letter or digit, so that no name can be '..', absolute, or hold a separator.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def safe_name(value: str) -> str:
+    """``value`` if it can name a file inside a folder, else ValueError (for validators)."""
+    if not isinstance(value, str) or not SAFE_NAME.fullmatch(value):
+        raise ValueError(
+            "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit "
+            "(it names a folder or file inside --out)"
+        )
+    return value
 
 
 def is_write_dir_option(key: str) -> bool:

@@ -15,7 +15,13 @@ from typing import Any, Generic
 from pydantic import BaseModel
 
 from recaug_core.errors import RecaugError
-from recaug_core.files import RunLock, remove_stale_temporaries, write_json, write_parquet
+from recaug_core.files import (
+    RunLock,
+    confined,
+    remove_stale_temporaries,
+    write_json,
+    write_parquet,
+)
 from recaug_core.manifest import MANIFEST, M, raw_manifest, read_manifest
 
 # how messages name the fingerprint's parts
@@ -177,11 +183,11 @@ class OutputFolder(Generic[M]):
 
     def write_table(self, name: str, table: Any) -> None:
         if self.writer:
-            write_parquet(self.path / name, table)
+            write_parquet(confined(self.path, name), table)
 
     def save(self) -> None:
         if self.writer:
-            write_json(self.path / MANIFEST, self.manifest.model_dump(mode="json"))
+            write_json(confined(self.path, MANIFEST), self.manifest.model_dump(mode="json"))
 
     def finish(self, **fields: Any) -> None:
         """Record what the finished work found (fields of the manifest) and mark it done."""

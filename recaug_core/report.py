@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recaug_core.files import write_bytes, write_text
+from recaug_core.files import confined, write_bytes, write_text
 from recaug_core.results import BASELINE, ExperimentResults, Summary
 from recaug_core.stats import (
     ALL,
@@ -333,18 +333,17 @@ def render(run_dir: Path, results: ExperimentResults) -> list[Path]:
         pictures = figures(results)
     except ImportError:  # matplotlib is an extra (recaug[report]): tables only without it
         pictures = {}
-    figure_dir = run_dir / FIGURES
-    for name, png in pictures.items():
-        write_bytes(figure_dir / f"{name}.png", png)
+    # every path checked to stay in run_dir once links are followed (a figures/ that links
+    # elsewhere is refused), and names are the safe labels that results.json had to hold
+    written = [confined(run_dir, FIGURES, f"{name}.png") for name in pictures]
+    for path, png in zip(written, pictures.values()):
+        write_bytes(path, png)
     sections = _sections(results)
     the_verdict = verdict_of(results).sentence
-    write_text(run_dir / REPORT_MD, _markdown(results, the_verdict, sections, set(pictures)))
-    write_text(run_dir / REPORT_HTML, _html(results, the_verdict, sections, pictures))
-    return [
-        run_dir / REPORT_MD,
-        run_dir / REPORT_HTML,
-        *(figure_dir / f"{n}.png" for n in pictures),
-    ]
+    markdown, html = confined(run_dir, REPORT_MD), confined(run_dir, REPORT_HTML)
+    write_text(markdown, _markdown(results, the_verdict, sections, set(pictures)))
+    write_text(html, _html(results, the_verdict, sections, pictures))
+    return [markdown, html, *written]
 
 
 Section = tuple[str, str, list[Table], list[str]]  # title, text, tables, figure names

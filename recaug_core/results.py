@@ -20,12 +20,13 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    field_validator,
     model_serializer,
     model_validator,
 )
 
 from recaug_core.errors import RecaugError
-from recaug_core.files import write_json, write_text
+from recaug_core.files import confined, safe_name, write_json, write_text
 from recaug_core.pipeline import Counts
 from recaug_core.settings import AugmentSettings, SplitSpec
 
@@ -102,6 +103,12 @@ class BackendInfo(Strict):
     label: str
     name: str
     options: dict[str, Any]
+
+    @field_validator("label")
+    @classmethod
+    def _file_name(cls, value: str) -> str:
+        # labels name report files: a results.json that says '../x' must not write there
+        return safe_name(value)
 
 
 class ExperimentInfo(Strict):
@@ -203,6 +210,14 @@ class ExperimentResults(Strict):
     partial: bool = False  # written while the experiment runs (or by one that was stopped)
     progress: str | None = None  # how far a partial experiment got
 
+    @model_validator(mode="after")
+    def _file_names(self) -> ExperimentResults:
+        # arm names and backends name folders and report files too
+        for name in [*self.arms, *(r.arm for r in self.runs), *(r.backend for r in self.runs)]:
+            if name != BASELINE:
+                safe_name(name)
+        return self
+
     def backends(self) -> list[str]:
         return [b.label for b in self.experiment.backends]
 
@@ -219,8 +234,8 @@ class ExperimentResults(Strict):
 
 
 def write_results(out: Path, results: ExperimentResults) -> None:
-    write_json(out / RESULTS_JSON, results.model_dump(mode="json"))
-    write_text(out / RESULTS_CSV, results_csv(results))
+    write_json(confined(out, RESULTS_JSON), results.model_dump(mode="json"))
+    write_text(confined(out, RESULTS_CSV), results_csv(results))
 
 
 CSV_COLUMNS = ("arm", "backend", "seed", "group", "metric", "value")

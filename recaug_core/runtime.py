@@ -5,21 +5,62 @@ Nothing here imports torch until a component asks for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
 import tempfile
+import threading
+import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from recaug_core.files import confined
+
+TICK_S = 1.0  # how often ``activity`` shows the time so far
+
 
 def progress_enabled() -> bool:
     return os.environ.get("RECAUG_PROGRESS", "1").lower() not in {"0", "false", "no", "off"}
+
+
+@contextlib.contextmanager
+def activity(label: str) -> Iterator[None]:
+    """On a terminal, ``label`` with the seconds it has taken so far, then how long it took.
+
+    For the long steps that have no loop to show a bar for (reading a 25-million-row file is
+    one call into Arrow): without it such a step is silent for a minute. Nothing is shown when
+    progress is off (``RECAUG_PROGRESS=0``), when stderr is not a terminal, or for a step
+    shorter than ``TICK_S``.
+    """
+    stream = sys.stderr
+    if not (progress_enabled() and stream.isatty()):
+        yield
+        return
+    started = time.monotonic()
+    finished = threading.Event()
+
+    def tick() -> None:
+        while not finished.wait(TICK_S):
+            stream.write(f"\r{label} ... {time.monotonic() - started:.0f} s")
+            stream.flush()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        ticker.join()
+        elapsed = time.monotonic() - started
+        if elapsed >= TICK_S:
+            stream.write(f"\r{label}: {elapsed:.1f} s\n")
+            stream.flush()
 
 
 def seed_everything(seed: int) -> None:
@@ -78,7 +119,7 @@ class Context:
         if self.work_dir is None:
             self._tmp = self._tmp or tempfile.TemporaryDirectory(prefix="recaug-")
             self.work_dir = Path(self._tmp.name)
-        path = self.work_dir / "checkpoints" / name
+        path = confined(self.work_dir, "checkpoints", name)  # a name is a plugin's choice
         path.mkdir(parents=True, exist_ok=True)
         return path
 

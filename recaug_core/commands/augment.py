@@ -10,6 +10,7 @@ from recaug_core.commands.common import (
     data_options,
     data_spec,
     echo_json,
+    folder_to_write,
     invoked_command,
     option_pairs,
     split_options,
@@ -81,7 +82,13 @@ def filter_specs(specs: tuple[str, ...] | list[str]) -> list[Any]:
     show_default=True,
     help="Seed of the split and the strategy.",
 )
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to write.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    callback=folder_to_write,
+    help="Run folder to write.",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option(
     "--mixed-precision",

@@ -12,6 +12,21 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def folder_to_write(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback for --out and RUN_DIR: an empty path would mean the current folder,
+    and a FIFO or a device cannot be one."""
+    from recaug_core.files import special_file_kind
+
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter("is empty; name the folder to write")
+    kind = special_file_kind(value)
+    if kind is not None:
+        raise click.BadParameter(f"{value} is {kind}, not a folder")
+    return value
+
+
 def data_options(func: F) -> F:
     """DATA (default `demo`), --source, -s KEY=VALUE, and the cleaning options."""
     decorators = [

@@ -24,9 +24,11 @@ def data_group() -> None:
 def info_command(as_json: bool, **data_args: Any) -> None:
     """Counts, density, history-length and popularity quantiles, text columns."""
     from recaug_core.describe import describe
+    from recaug_core.runtime import activity
 
     loaded = load_from_cli(**data_args)
-    summary = describe(loaded.dataset)
+    with activity(f"summarising {len(loaded.dataset):,} interactions"):
+        summary = describe(loaded.dataset)
     summary["source"] = loaded.info
     if as_json:
         echo_json(summary)

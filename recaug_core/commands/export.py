@@ -6,15 +6,19 @@ from pathlib import Path
 
 import click
 
+from recaug_core.commands.common import folder_to_write
+
 
 def register(cli: click.Group) -> None:
     cli.add_command(export_command)
 
 
 @click.command("export")
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", type=click.Path(file_okay=False), callback=folder_to_write)
 @click.option("--format", "fmt", type=click.Choice(["recbole", "csv", "parquet"]), required=True)
-@click.option("--out", required=True, type=click.Path(), help="Folder to write.")
+@click.option(
+    "--out", required=True, type=click.Path(), callback=folder_to_write, help="Folder to write."
+)
 @click.option(
     "--real-only", is_flag=True, help="Export the real training rows only (the baseline)."
 )

@@ -6,13 +6,17 @@ from pathlib import Path
 
 import click
 
+from recaug_core.commands.common import folder_to_write
+
 
 def register(cli: click.Group) -> None:
     cli.add_command(report_command)
 
 
 @click.command("report")
-@click.argument("run_dir", metavar="RUN_DIR", type=click.Path(file_okay=False))
+@click.argument(
+    "run_dir", metavar="RUN_DIR", type=click.Path(file_okay=False), callback=folder_to_write
+)
 def report_command(run_dir: str) -> None:
     """Re-render the report of `recaug run` from RUN_DIR/results.json."""
     from recaug_core.report import render

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from recaug_core.commands.common import folder_to_write
+
 # A partial report is rendered after a finished arm and seed at most this often: figures cost
 # a second or two, and a short experiment needs no report before its end.
 PARTIAL_REPORT_EVERY_S = 30.0
@@ -37,6 +39,7 @@ class PartialReports:
     "--out",
     required=True,
     type=click.Path(file_okay=False),
+    callback=folder_to_write,
     help="Output folder; running again continues (or re-reports) what it holds.",
 )
 @click.option(
