@@ -20,8 +20,10 @@ HEADER = """\
 
 Generated from the commands by `python tools/docgen.py > docs/cli.md`; a test fails when
 this page is out of date. Exit codes: 0 done, 2 bad input or usage (one sentence naming the
-file, line or option), 1 internal error or (for `recaug run`) a failed arm. `--debug` shows
-tracebacks.
+file, line or option), 1 internal error, a plugin's failure (naming the component and its
+plugin) or (for `recaug run`) a failed arm. `--debug` shows tracebacks. On a terminal, long
+steps (reading, cleaning, splitting, writing) show the time they have taken so far;
+`RECAUG_PROGRESS=0` turns progress output off.
 """
 
 
