@@ -91,7 +91,8 @@ def test_a_crashing_strategy_is_named():
 
 
 def test_a_filter_that_loses_rows_is_caught():
-    with pytest.raises(PluginFailure, match="filter 'loser' failed in apply: kept 1 and rejected 0 of 10"):
+    expected = "filter 'loser' failed in apply: kept 1 and rejected 0 of 10"
+    with pytest.raises(PluginFailure, match=expected):
         run(Liar(), filters=[Loser()])
 
 
