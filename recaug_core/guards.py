@@ -26,6 +26,7 @@ from recaug_core.schema import TEXT_SCHEMA, check_values
 # (its confidence); every other standard column must come back as it was given.
 ROW_IDENTITY = ("user_id", "item_id", "rating", "timestamp", "origin", "parent_user")
 TEXT_IDENTITY = tuple(TEXT_SCHEMA.names)
+ROW_MARK = "__recaug_row"
 
 
 def check_generated(table: pa.Table, strategy: Any) -> None:
@@ -108,14 +109,39 @@ def check_filtered(
         )
 
 
+def mark_rows(table: pa.Table) -> pa.Table:
+    """``table`` with each row's position in ``ROW_MARK``: a filter's result is then matched
+    to what it was given in linear time (a filter that rebuilds its tables loses the mark, and
+    its rows are matched by sorting instead)."""
+    return table.append_column(ROW_MARK, pa.array(np.arange(table.num_rows, dtype=np.int64)))
+
+
+def unmark(table: pa.Table) -> pa.Table:
+    return table.drop_columns([ROW_MARK]) if ROW_MARK in table.column_names else table
+
+
 def _same_rows(given: pa.Table, parts: list[pa.Table], identity: Sequence[str]) -> bool:
     """Whether ``parts`` together hold exactly ``given``'s rows (as a multiset, on
-    ``identity``): both sides sorted, then compared."""
+    ``identity``): by their row marks where they kept them, else both sides sorted."""
     schema = given.select(identity).schema
     try:
         returned = pa.concat_tables([p.select(identity).cast(schema) for p in parts])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return False
+    if all(ROW_MARK in t.column_names for t in (given, *parts)):
+        try:
+            marks = np.concatenate(
+                [np.asarray(p.column(ROW_MARK).to_numpy(), dtype=np.int64) for p in parts]
+            )
+        except (TypeError, ValueError, pa.ArrowInvalid):
+            marks = None
+        if marks is not None:
+            n = given.num_rows
+            if len(marks) and (marks.min() < 0 or marks.max() >= n):
+                return False
+            if np.bincount(marks, minlength=n).max(initial=1) != 1:
+                return False  # a row twice, so another one missing
+            return bool(given.select(identity).take(pa.array(marks)).equals(returned))
     order = [(name, "ascending") for name in identity]
     return bool(given.select(identity).sort_by(order).equals(returned.sort_by(order)))
 

@@ -24,6 +24,8 @@ from recaug_core.guards import (
     check_filtered,
     check_generated,
     check_kept,
+    mark_rows,
+    unmark,
 )
 from recaug_core.registry import call_plugin, plugin_failure
 from recaug_core.runtime import Context, seed_everything
@@ -114,20 +116,35 @@ def _filter_step(
     flt: QualityFilter, method: str, train: Dataset, rows: pa.Table, ctx: Context
 ) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
     fn = getattr(flt, method)
-    result = call_plugin(flt, method, lambda: fn(train, rows, ctx))
+    given = mark_rows(rows)
+    result = call_plugin(flt, method, lambda: fn(train, given, ctx))
     kept, dropped = getattr(result, "kept", None), getattr(result, "rejected", None)
     if not (isinstance(kept, pa.Table) and isinstance(dropped, pa.Table)):
         raise plugin_failure(
             flt, method, f"returned {type(result).__name__}, not a FilterResult of two tables"
         )
     identity = ROW_IDENTITY if method == "apply" else TEXT_IDENTITY
-    check_filtered(rows, kept, dropped, flt, method, identity)
+    check_filtered(given, kept, dropped, flt, method, identity)
+    try:  # the rows as given, in the schema's types (a rebuilt table may widen a float)
+        kept, dropped = (_conform(unmark(t), method) for t in (kept, dropped))
+    except (RecaugError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise plugin_failure(flt, method, f"returned rows of other types: {exc}") from None
     if "reason" not in dropped.column_names:
         dropped = dropped.append_column(
             "reason", pa.array([flt.name] * dropped.num_rows, pa.string())
         )
     dropped = dropped.append_column("filter", pa.array([flt.name] * dropped.num_rows, pa.string()))
     return kept, dropped, dict(result.stats)
+
+
+def _conform(table: pa.Table, method: str) -> pa.Table:
+    if method == "apply":
+        return normalize_interactions(table)
+    extra = [c for c in table.column_names if c not in TEXT_SCHEMA.names]
+    columns = [table.column(f.name).cast(f.type) for f in TEXT_SCHEMA]
+    return pa.Table.from_arrays(
+        columns + [table.column(c) for c in extra], names=[*TEXT_SCHEMA.names, *extra]
+    )
 
 
 def apply_filters(
@@ -145,7 +162,6 @@ def apply_filters(
     for position, flt in enumerate(filters):
         before = kept.num_rows
         kept, dropped, facts = _filter_step(flt, "apply", train, kept, ctx)
-        kept = normalize_interactions(kept)
         rejected_parts.append(dropped)
         key = flt.name if flt.name not in stats else f"{flt.name}#{position + 1}"
         stats[key] = {"in": before, "kept": kept.num_rows, "rejected": dropped.num_rows, **facts}

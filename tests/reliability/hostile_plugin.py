@@ -88,7 +88,9 @@ class HostileStrategy(Strategy):
         return table
 
 
-FilterFault = Literal["launder", "invent", "retime", "rescore", "swap", "exit", "print"]
+FilterFault = Literal[
+    "launder", "invent", "retime", "rescore", "swap", "exit", "print", "rebuild", "rebuild-invent"
+]
 
 
 class FilterOptions(Options):
@@ -125,6 +127,13 @@ class HostileFilter(QualityFilter):
             kept = pa.concat_tables([kept.slice(0, 1), kept])
             rejected = rejected.slice(0, 0)
             kept = kept.slice(0, synthetic.num_rows)
+        if fault.startswith("rebuild"):  # new tables from Python rows: recaug's row marks lost
+            columns = [c for c in synthetic.column_names if not c.startswith("__")]
+            kept, rejected = (
+                pa.Table.from_pylist(t.select(columns).to_pylist()) for t in (kept, rejected)
+            )
+            if fault == "rebuild-invent":
+                kept = kept.set_column(1, "item_id", pa.array(["i-other"] * kept.num_rows))
         return FilterResult(kept, rejected)
 
 

@@ -26,7 +26,7 @@ STRATEGY_FAULTS = [
     "nan-score", "inf-rating", "empty-user", "blank-user", "null-item", "negative-time",
     "huge-time", "unknown-item", "unknown-parent", "exit", "exit-0",
 ]  # fmt: skip
-FILTER_FAULTS = ["launder", "invent", "retime", "swap", "exit"]
+FILTER_FAULTS = ["launder", "invent", "retime", "swap", "exit", "rebuild-invent"]
 
 
 @pytest.fixture
@@ -130,14 +130,17 @@ def test_a_filter_may_score_what_it_keeps(tmp_path, recaug, hostile):
 @pytest.mark.parametrize(
     "args",
     [("-o", f"fault={f}") for f in ["none", "print", *STRATEGY_FAULTS]]
-    + [("--filter", f"hostile-filter:fault={f}") for f in [*FILTER_FAULTS, "rescore", "print"]],
+    + [
+        ("--filter", f"hostile-filter:fault={f}")
+        for f in [*FILTER_FAULTS, "rescore", "print", "rebuild"]
+    ],
     ids=lambda args: args[1],
 )
 def test_no_run_marked_done_holds_a_corrupt_row(tmp_path, recaug, hostile, args):
     """Every fault fails its run (exit 1, never "done"); the harmless modes finish clean."""
     out = tmp_path / "run"
     result = recaug("augment", *TINY, "--strategy", "hostile", *args, "--out", out)
-    harmless = args[1].endswith(("=none", "=print", "=rescore"))
+    harmless = args[1].endswith(("=none", "=print", "=rescore", "=rebuild"))
     if harmless:
         assert result.code == 0 and status(out) == "done", result.err
         assert_clean(out)
