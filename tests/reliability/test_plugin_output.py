@@ -194,3 +194,18 @@ def test_an_arm_whose_plugin_exits_fails_and_so_does_the_run(tmp_path, recaug, h
     arm = json.loads((tmp_path / "out" / "results.json").read_text())["arms"]["exits"]
     assert arm["status"] == "failed" and "called sys.exit(3)" in arm["error"]
     assert arm["error"].count("(plugin 'hostile')") == 1
+
+
+def test_an_older_run_with_items_outside_the_catalog_is_named(tmp_path, recaug):
+    """A run folder written before these checks may hold such rows: a sentence, not KeyError."""
+    import pyarrow as pa
+
+    out = tmp_path / "run"
+    assert recaug("augment", *TINY, "--strategy", "seq", "--out", out).code == 0
+    augmented = pq.read_table(out / "augmented.parquet")
+    items = augmented.column("item_id").to_pylist()
+    items[-1] = "never-in-the-catalog"
+    pq.write_table(augmented.set_column(1, "item_id", pa.array(items)), out / "augmented.parquet")
+    result = recaug("evaluate", "--augmented", out, "--backend", "pop")
+    assert result.code == 2, result.err
+    assert "augmented.parquet holds 1 rows with items that are not in the catalog" in result.err
