@@ -92,26 +92,53 @@ class RankingTask:
         task = cls.build(train, valid, [train])
         return task if len(task.users) else None
 
-    def rank(
-        self, score: Callable[[np.ndarray], np.ndarray], k: int, batch: int = SCORE_BATCH
-    ) -> Ranking:
+    def rank(self, score: Callable[[np.ndarray], Any], k: int, batch: int = SCORE_BATCH) -> Ranking:
         """Top-``k`` items of every user by ``score(user indices) -> [n, n_items]``, known
-        items masked; a slot stays -1 when a user has fewer than ``k`` unmasked items."""
+        items masked; a slot stays -1 when a user has fewer than ``k`` unmasked items.
+
+        ``score`` may return a numpy array or a torch tensor (on any device): a backend that
+        validates every epoch hands over its tensor as it is, and the top ``k`` are then taken
+        with ``torch.topk``, several times faster than numpy's partition of a whole row."""
         k = min(k, self.n_items)
         top = np.empty((len(self.users), k), dtype=np.int64)
         for start in range(0, len(self.users), batch):
             users = self.users[start : start + batch]
-            scores = np.array(score(users), dtype=np.float32, copy=True)
             rows, cols = _csr_rows(self.known_indptr, self.known_items, users)
-            scores[rows, cols] = -np.inf
-            # The k largest, unordered; partitioning `scores` itself spares a negated copy.
-            part = np.argpartition(scores, -k, axis=1)[:, -k:]
-            part_scores = np.take_along_axis(scores, part, axis=1)
-            order = np.argsort(-part_scores, axis=1, kind="stable")
-            best = np.take_along_axis(part, order, axis=1)
-            best[np.take_along_axis(part_scores, order, axis=1) == -np.inf] = -1
+            scores = score(users)
+            if _is_tensor(scores):
+                best = _top_k_torch(scores, rows, cols, k)
+            else:
+                best = _top_k_numpy(np.array(scores, dtype=np.float32, copy=True), rows, cols, k)
             top[start : start + len(users)] = best
         return Ranking(self.users, top, self.relevant_keys, self.n_relevant)
+
+
+def _is_tensor(value: Any) -> bool:
+    # Checked by module name: the core never imports torch for a backend that has none.
+    return type(value).__module__.startswith("torch")
+
+
+def _top_k_numpy(scores: np.ndarray, rows: np.ndarray, cols: np.ndarray, k: int) -> np.ndarray:
+    scores[rows, cols] = -np.inf
+    # The k largest, unordered; partitioning `scores` itself spares a negated copy.
+    part = np.argpartition(scores, -k, axis=1)[:, -k:]
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    best = np.take_along_axis(part, order, axis=1)
+    best[np.take_along_axis(part_scores, order, axis=1) == -np.inf] = -1
+    return best
+
+
+def _top_k_torch(scores: Any, rows: np.ndarray, cols: np.ndarray, k: int) -> np.ndarray:
+    import torch
+
+    scores = scores.detach().to(dtype=torch.float32, copy=True)
+    device = scores.device
+    scores[torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)] = -torch.inf
+    values, best = torch.topk(scores, k, dim=1, sorted=True)
+    best[values == -torch.inf] = -1
+    out: np.ndarray = best.cpu().numpy()
+    return out
 
 
 def rank(

@@ -105,18 +105,26 @@ def fit_vae(
     )
 
 
-@torch.no_grad()
 def log_probabilities(
     model: MultVAE, matrix: sp.csr_matrix, users: np.ndarray, device: Any = "cpu"
 ) -> np.ndarray:
     """Log decoder probabilities at the posterior mean, from each user's training row."""
+    out: np.ndarray = log_probability_tensor(model, matrix, users, device).cpu().numpy()
+    return out
+
+
+@torch.no_grad()
+def log_probability_tensor(
+    model: MultVAE, matrix: sp.csr_matrix, users: np.ndarray, device: Any = "cpu"
+) -> torch.Tensor:
     model.eval()
     x = dense_rows(matrix, users).to(device)
     mu, _ = model.encode(x)
-    return torch.log_softmax(model.decode(mu), dim=1).float().cpu().numpy()
+    return torch.log_softmax(model.decode(mu), dim=1).float()
 
 
 def validation_ndcg(model: MultVAE, matrix: sp.csr_matrix, task: RankingTask, device: Any) -> float:
-    """NDCG@10 on the validation split, ranked exactly as the final evaluation ranks."""
-    ranking = task.rank(lambda rows: log_probabilities(model, matrix, rows, device), 10)
+    """NDCG@10 on the validation split, ranked exactly as the final evaluation ranks (the
+    scores stay a tensor: ``RankingTask.rank`` takes their top 10 with ``torch.topk``)."""
+    ranking = task.rank(lambda rows: log_probability_tensor(model, matrix, rows, device), 10)
     return ranking_means(ranking, task.n_items, [10])[VALID_METRIC]

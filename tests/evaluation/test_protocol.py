@@ -203,3 +203,19 @@ def test_validation_task_ranks_only_validation_users_with_training_history() -> 
     assert train.user_index.to_ids(task.users).to_pylist() == ["b"]
     ranking = task.rank(lambda users: np.ones((len(users), train.n_items)), 2)
     assert ranking.top.tolist() == [[train.item_index.lookup(["y"])[0], -1]]  # x is masked
+
+
+def test_scores_given_as_a_torch_tensor_rank_like_numpy_scores() -> None:
+    torch = pytest.importorskip("torch")
+    split = given_split()
+    task = RankingTask.build(split.train, split.test, [split.train, split.valid])
+    rng = np.random.default_rng(0)
+    table = rng.random((split.train.n_users, split.train.n_items)).astype(np.float32)
+    from_numpy = task.rank(lambda users: table[users], 6)
+    from_torch = task.rank(lambda users: torch.from_numpy(table[users]), 6)
+    assert from_torch.top.tolist() == from_numpy.top.tolist()
+    assert (from_torch.top == -1).any()  # masked slots stay empty on the torch path too
+    # the backend's tensor is not modified by masking
+    tensor = torch.from_numpy(table.copy())
+    task.rank(lambda users: tensor[torch.from_numpy(users)], 6)
+    assert torch.equal(tensor, torch.from_numpy(table))
