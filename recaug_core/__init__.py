@@ -29,6 +29,7 @@ _HOMES = {
         "data": "Dataset IdIndex empty_interactions synthetic_table text_table",
         "errors": "DataError OptionsError RecaugError shown",
         "files": "special_file_kind write_atomic write_json",
+        "merge": "MergePolicy TrainingPhase pair_weights training_phases",
         "metrics": "gini nearest_jaccard",
         "ranking": "RankingTask ranking_means",
         "registry": "component_class create",
@@ -51,6 +52,7 @@ __all__ += ["Context", "create", "derived_seed", "seed_everything", "stable_hash
 __all__ += ["GENERATED_MARK", "INTERACTION_SCHEMA", "REAL", "torch_generator"]
 __all__ += ["Split", "SplitSpec", "normalize_entity_table", "normalize_interactions"]
 __all__ += ["shown", "special_file_kind", "split_dataset", "tail_items", "target_users"]
+__all__ += ["MergePolicy", "TrainingPhase", "pair_weights", "training_phases"]
 
 if TYPE_CHECKING:
     from recaug_core import arrays
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
     from recaug_core.data import Dataset, IdIndex, empty_interactions, synthetic_table, text_table
     from recaug_core.errors import DataError, OptionsError, RecaugError, shown
     from recaug_core.files import special_file_kind, write_atomic, write_json
+    from recaug_core.merge import MergePolicy, TrainingPhase, pair_weights, training_phases
     from recaug_core.metrics import gini, nearest_jaccard
     from recaug_core.ranking import RankingTask, ranking_means
     from recaug_core.registry import component_class, create

@@ -233,10 +233,13 @@ class Recommender(Component):
     """A recommender backend that evaluation trains and ranks with.
 
     ``fit`` receives the training Dataset; its ``item_index`` fixes the column order of
-    ``score``. ``valid`` (real held-out rows) is for early stopping only.
+    ``score``. ``valid`` (real held-out rows) is for early stopping only. ``merge_policies``
+    names the merge policies ``fit`` honours (``recaug_core.merge``: it reads ``ctx.merge``);
+    evaluation refuses any other before training.
     """
 
     kind = KINDS["backends"].singular
+    merge_policies: ClassVar[frozenset[str]] = frozenset({"concat"})
 
     def fit(self, train: Dataset, ctx: Context, valid: Dataset | None = None) -> None:
         raise NotImplementedError

@@ -23,7 +23,8 @@ from recaug_core.api import Recommender
 from recaug_core.data import Dataset
 from recaug_core.errors import RecaugError
 from recaug_core.guards import checked_scores
-from recaug_core.ranking import RankingTask, UserScores, score_users
+from recaug_core.merge import CONCAT, MergePolicy, check_supported, merged_training_set
+from recaug_core.ranking import RankingTask, UserScores, ranking_means, score_users
 from recaug_core.registry import call_plugin
 from recaug_core.results import Aggregate, Metrics, Significance, ValidationHits
 from recaug_core.runtime import Context
@@ -40,6 +41,52 @@ class ModelEvaluation:
     users: UserScores  # every test user's own scores, for the paired test
 
 
+@dataclass
+class FittedModel:
+    """A backend fitted on a training set, with what it learnt from and how long it took."""
+
+    model: Recommender
+    train: Dataset  # the training set as the backend saw it (merge policy applied)
+    validation: dict[str, float]  # its NDCG@10 on the validation split
+    fit_s: float
+
+
+def fit_model(
+    backend: type[Recommender],
+    options: Mapping[str, Any] | None,
+    real_train: Dataset,
+    valid: Dataset,
+    train: Dataset,
+    ctx: Context,
+) -> FittedModel:
+    """Fit ``backend`` on ``train`` (real training rows, plus synthetic rows merged as
+    ``ctx.merge`` says) and measure it on ``valid``. No test row is read: validation-selected
+    arms choose among such fits."""
+    check_supported(backend, ctx.merge)
+    if ctx.merge is not None and len(train.real()) < len(train):
+        train = merged_training_set(real_train, train, ctx.merge)
+    model = backend(options)
+    started = time.perf_counter()
+    call_plugin(model, "fit", lambda: model.fit(train, ctx, valid=valid))
+    fit_s = time.perf_counter() - started
+    return FittedModel(model, train, validation_metrics(model, train, valid), fit_s)
+
+
+def score_on_test(
+    fitted: FittedModel, split: Split, ks: Sequence[int], task: RankingTask | None = None
+) -> ModelEvaluation:
+    """The fitted model on ``split.test``: every item ranked, known real items masked. Its
+    scores are checked (``checked_scores``)."""
+    started = time.perf_counter()
+    task = task or users_to_rank(fitted.train, split)
+    ranking = task.rank(checked_scores(fitted.model, fitted.train.n_items), max(ks))
+    scored, users = score_users(ranking, fitted.train, ks)
+    metrics = Metrics.model_validate(scored)
+    metrics.validation = fitted.validation
+    timings = {"fit_s": fitted.fit_s, "evaluate_s": time.perf_counter() - started}
+    return ModelEvaluation(metrics, timings, users)
+
+
 def evaluate_model(
     backend: type[Recommender],
     options: Mapping[str, Any] | None,
@@ -48,25 +95,15 @@ def evaluate_model(
     ks: Sequence[int],
     ctx: Context,
 ) -> tuple[Metrics, dict[str, float]]:
-    """Fit one backend on ``train`` and score it on ``split.test``; returns metrics, timings."""
+    """Fit one backend on ``train`` (under the merge policy ``ctx.merge``) and score it on
+    ``split.test``; returns metrics (with the fitted model's validation NDCG@10) and timings."""
     done = evaluate_scored(backend, options, split, train, ks, ctx)
     return done.metrics, done.timings
 
 
-def evaluate_scored(
-    backend: type[Recommender],
-    options: Mapping[str, Any] | None,
-    split: Split,
-    train: Dataset,
-    ks: Sequence[int],
-    ctx: Context,
-) -> ModelEvaluation:
-    """``evaluate_model`` that also keeps every test user's own scores.
-
-    The backend runs as plugin code (``call_plugin``) and its scores are checked
-    (``checked_scores``); with nobody to rank the metrics would be zeros that look measured,
-    so that is an error.
-    """
+def users_to_rank(train: Dataset, split: Split) -> RankingTask:
+    """The test split's ranking task; with nobody to rank the metrics would be zeros that
+    look measured, so that is an error."""
     task = RankingTask.build(train, split.test, [split.train, split.valid])
     if len(task.users) == 0:
         found = (
@@ -79,15 +116,33 @@ def evaluate_scored(
             f"nobody to evaluate: {found}; hold out part of each user's history "
             "(e.g. --ratios 0.8,0.1,0.1 with --split random-by-user)"
         )
-    model = backend(options)
-    started = time.perf_counter()
-    call_plugin(model, "fit", lambda: model.fit(train, ctx, valid=split.valid))
-    fitted = time.perf_counter()
-    ranking = task.rank(checked_scores(model, train.n_items), max(ks))
-    scored, users = score_users(ranking, train, ks)
-    done = time.perf_counter()
-    timings = {"fit_s": fitted - started, "evaluate_s": done - fitted}
-    return ModelEvaluation(Metrics.model_validate(scored), timings, users)
+    return task
+
+
+def evaluate_scored(
+    backend: type[Recommender],
+    options: Mapping[str, Any] | None,
+    split: Split,
+    train: Dataset,
+    ks: Sequence[int],
+    ctx: Context,
+) -> ModelEvaluation:
+    """``evaluate_model`` that also keeps every test user's own scores."""
+    if ctx.merge is not None and len(train.real()) < len(train):
+        train = merged_training_set(split.train, train, ctx.merge)
+    task = users_to_rank(train, split)  # nobody to rank: an error before any training
+    fitted = fit_model(backend, options, split.train, split.valid, train, ctx)
+    return score_on_test(fitted, split, ks, task)
+
+
+def validation_metrics(model: Recommender, train: Dataset, valid: Dataset) -> dict[str, float]:
+    """NDCG@10 of a fitted model on ``valid``, ranked as backends rank for early stopping
+    (real training items masked); empty when nobody can be ranked."""
+    task = RankingTask.for_validation(train, valid)
+    if task is None:
+        return {}
+    ranking = task.rank(checked_scores(model, train.n_items), 10)
+    return {"ndcg@10": ranking_means(ranking, task.n_items, [10])["ndcg@10"]}
 
 
 def aggregate(per_seed: Sequence[Metrics]) -> Aggregate:
@@ -196,9 +251,11 @@ def evaluate_augmented(
     seeds: int,
     mixed_precision: str = "no",
     data_ref: str | None = None,
+    merge: MergePolicy | None = None,
 ) -> Evaluation:
     """The backend trained on an augmentation folder's real and on its augmented training
-    set, on the folder's own split, once per seed from the folder's seed on."""
+    set (under the merge policy ``merge``), on the folder's own split, once per seed from the
+    folder's seed on."""
     from recaug_core.augmentation import read_augmentation
 
     done = read_augmentation(folder)
@@ -214,11 +271,11 @@ def evaluate_augmented(
     t_aug: list[dict[str, float]] = []
     scores: dict[tuple[str, str, int], UserScores] = {}
     for s in range(plan.seed, plan.seed + seeds):
-        for arm, train, runs, times in (
-            ("baseline", done.split.train, baseline, t_base),
-            ("augmented", done.augmented, augmented, t_aug),
+        for arm, train, runs, times, policy in (
+            ("baseline", done.split.train, baseline, t_base, None),
+            ("augmented", done.augmented, augmented, t_aug, merge),
         ):
-            ctx = Context(seed=s, mixed_precision=mixed_precision)
+            ctx = Context(seed=s, mixed_precision=mixed_precision, merge=policy)
             scored = evaluate_scored(backend, options, done.split, train, ks, ctx)
             runs.append(scored.metrics)
             times.append(scored.timings)
@@ -235,6 +292,7 @@ def evaluate_augmented(
         split=done.split.info() | {"from_run": str(folder)},
         run={
             "strategy": {"name": name, "options": plan.augment.options},
+            "merge": str(merge or CONCAT),
             "counts": None if counts is None else counts.model_dump(mode="json"),
         },
         tests=tests,

@@ -11,6 +11,7 @@ names, come from the experiment file)::
     OUT/arms/ARM/seed-N/                      an augmentation folder per arm and seed
     OUT/arms/ARM/seed-N/eval/BACKEND.json     one evaluation (the baseline has only these)
     OUT/arms/ARM/seed-N/eval/BACKEND.users.parquet   its test users' own scores (paired test)
+    OUT/arms/ARM/seed-N/candidate-*/          a validation-selected arm's augmentations
     OUT/results.json, results.csv, report.md, report.html, figures/
 
 Everything per arm and seed is cached: a re-run, or a run after an interruption, reuses what
@@ -22,67 +23,43 @@ the arm is recorded as failed, the others go on, and ``run_experiment`` returns 
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recaug_core.api import Recommender
+from recaug_core.arm_evaluation import (
+    ArmFailed,
+    Checkpoint,
+    Echo,
+    Job,
+    Scores,
+    evaluate_all,
+    select_backend,
+)
 from recaug_core.data import Dataset
 from recaug_core.errors import PluginFailure, RecaugError
-from recaug_core.experiment_file import Arm, Backend, Experiment
+from recaug_core.experiment_file import Arm, Experiment
 from recaug_core.files import (
     confined,
-    place_write_dirs,
-    read_parquet,
-    write_json,
-    write_parquet,
     write_text,
 )
 from recaug_core.manifest import ExperimentManifest, Invocation
 from recaug_core.outputs import OtherSettings, OutputFolder
-from recaug_core.ranking import UserScores
 from recaug_core.results import (
     BASELINE,
     ArmResult,
     BackendInfo,
     ExperimentInfo,
     ExperimentResults,
-    Metrics,
     Provenance,
     RunResult,
     SeedFacts,
     ValidationHits,
     write_results,
 )
-from recaug_core.runtime import Context
+from recaug_core.selection import NONE, Candidate
 from recaug_core.settings import AugmentPlan, AugmentSettings
 from recaug_core.split import Split
-
-Echo = Callable[[str], None]
-Checkpoint = Callable[[ExperimentResults], None]
-USER_SCORES = ".users.parquet"  # beside eval/BACKEND.json
-
-
-class ArmFailed(Exception):
-    """Raised inside one arm's work; caught by the loop so the other arms continue."""
-
-    def __init__(self, message: str, stage: str) -> None:
-        super().__init__(message)
-        self.stage = stage
-
-
-@dataclass(frozen=True)
-class Job:
-    """What every step of one `recaug run` shares."""
-
-    experiment: Experiment
-    out: Path
-    echo: Echo
-    mixed_precision: str = "no"
-    checkpoint: Checkpoint | None = None  # called with the partial results after each step
 
 
 class Clock:
@@ -182,13 +159,19 @@ def _run(job: Job, folder: OutputFolder[ExperimentManifest], clock: Clock) -> Ex
                 f"arm {name} ({position + 1}/{len(arms)})"
             )
             try:
-                train = split.train
-                if arm is not None and arm.settings is not None:
-                    train, facts, kept = _augment(job, arm, arm.settings, split, seed, tag)
+                train, kept = split.train, None
+                if arm is not None and arm.candidates is not None:
+                    runs, facts, kept = _select_all(job, arm, split, seed, tag, record)
+                    record.runs += runs
                     state.augmentation[str(seed)] = facts
-                    if first:
-                        record.distributions[name] = dist(split.train, kept)
-                record.runs += _evaluate_all(job, arm, split, train, seed, tag, record.scores)
+                elif arm is not None and arm.settings is not None:
+                    where = confined(job.out, "arms", arm.name, f"seed-{seed}")
+                    train, facts, kept = _augment(job, arm, arm.settings, where, split, seed, tag)
+                    state.augmentation[str(seed)] = facts
+                if kept is not None and first:
+                    record.distributions[name] = dist(split.train, kept)
+                if arm is None or arm.candidates is None:
+                    record.runs += evaluate_all(job, arm, split, train, seed, tag, record.scores)
             except ArmFailed as exc:
                 state.status, state.error, state.failed_stage = "failed", str(exc), exc.stage
                 echo(f"{tag}: FAILED in {exc.stage}: {exc}; the other arms continue")
@@ -211,7 +194,7 @@ class Record:
     ) -> None:
         self.job, self.folder, self.clock, self.data, self.arms = job, folder, clock, data, arms
         self.runs: list[RunResult] = []
-        self.scores: dict[tuple[str, str, int], UserScores] = {}
+        self.scores: Scores = {}
         self.splits: dict[str, dict[str, Any]] = {}
         self.distributions: dict[str, Any] = {}
         self.split_s = 0.0
@@ -279,24 +262,33 @@ def _arm_result(arm: Arm) -> ArmResult:
             distribution=info.distribution if info else None,
             version=info.version if info else None,
         )
+    tried = None if arm.candidates is None else [NONE, *(c.label for c in arm.candidates)]
     return ArmResult(
         status="ok",
         augment=arm.settings,
         backend_options=arm.backend_options,
+        merge=None if arm.settings is None else str(arm.merge),
+        candidates=tried,
         plugins=plugins,
     )
 
 
 def _augment(
-    job: Job, arm: Arm, settings: AugmentSettings, split: Split, seed: int, tag: str
+    job: Job,
+    arm: Arm,
+    settings: AugmentSettings,
+    folder: Path,
+    split: Split,
+    seed: int,
+    tag: str,
 ) -> tuple[Dataset, SeedFacts, Any]:
-    """The arm's augmented training set for this seed: from its folder, or made there."""
+    """The augmented training set of ``settings`` (an arm's, or one of a validation-selected
+    arm's candidates) for this seed: from ``folder``, or made there."""
     import pyarrow.compute as pc
 
     from recaug_core.augmentation import Prepared, augment, reload_augmented
 
     experiment, echo = job.experiment, job.echo
-    folder = confined(job.out, "arms", arm.name, f"seed-{seed}")
     plan = AugmentPlan(
         data=experiment.data, split=experiment.config.split, seed=seed, augment=settings
     )
@@ -357,81 +349,45 @@ def _plugin_of(settings: AugmentSettings, component: str | None) -> str:
     return get_registry().components(kinds[name])[name].plugin
 
 
-def _evaluate_all(
-    job: Job,
-    arm: Arm | None,
-    split: Split,
-    train: Dataset,
-    seed: int,
-    tag: str,
-    scores: dict[tuple[str, str, int], UserScores],
-) -> list[RunResult]:
-    ks = job.experiment.config.ks
-    name = BASELINE if arm is None else arm.name
-    rows = []
+def _select_all(
+    job: Job, arm: Arm, split: Split, seed: int, tag: str, record: Record
+) -> tuple[list[RunResult], SeedFacts, Any]:
+    """A validation-selected arm for one seed: every backend chooses among the arm's
+    candidates and "no augmentation" by validation NDCG@10 (see ``selection``). Returns the
+    runs, and the augmentation facts and kept rows of the first backend's choice (none when it
+    chose no augmentation)."""
+    from recaug_core.data import empty_interactions
+
+    assert arm.candidates is not None
+    augmented: dict[str, tuple[Dataset, SeedFacts, Any, float]] = {}
+
+    def training_set(candidate: Candidate) -> tuple[Dataset, SeedFacts, Any, float]:
+        if candidate.folder not in augmented:
+            folder = confined(job.out, "arms", arm.name, f"seed-{seed}", candidate.folder)
+            started = time.perf_counter()
+            made = _augment(job, arm, candidate.settings, folder, split, seed, tag)
+            augmented[candidate.folder] = (*made, time.perf_counter() - started)
+        return augmented[candidate.folder]
+
+    runs = []
     for shared in job.experiment.backends:
         backend = job.experiment.backend_for(arm, shared)
-        metrics, timings, users, cached = _evaluate(job, backend, name, split, train, seed)
-        if users is not None:
-            scores[(name, backend.key, seed)] = users
-        ndcg = metrics.values.get(f"ndcg@{ks[0]}", 0.0)
-        job.echo(
-            f"{tag}: backend {backend.key}: ndcg@{ks[0]} {ndcg:.4f}"
-            + (" (cached)" if cached else "")
+        # "no augmentation" is the baseline's own model, unless the arm changes the backend
+        baseline = None
+        if backend == shared:
+            baseline = next(
+                r
+                for r in record.runs
+                if r.arm == BASELINE and r.backend == shared.key and r.seed == seed
+            )
+        runs.append(
+            select_backend(
+                job, arm, backend, split, seed, tag, record.scores, baseline, training_set
+            )
         )
-        rows.append(
-            RunResult(arm=name, backend=backend.key, seed=seed, metrics=metrics, timings=timings)
-        )
-    return rows
-
-
-def _evaluate(
-    job: Job, backend: Backend, arm: str, split: Split, train: Dataset, seed: int
-) -> tuple[Metrics, dict[str, float], UserScores | None, bool]:
-    """One backend on one (augmented) training set, cached as eval/BACKEND.json with its
-    users' scores in eval/BACKEND.users.parquet (None for an evaluation of recaug 0.1.0)."""
-    from recaug_core.evaluate import evaluate_scored
-    from recaug_core.registry import get_registry
-
-    ks = list(job.experiment.config.ks)
-    arm_dir = confined(job.out, "arms", arm, f"seed-{seed}")
-    cache = confined(arm_dir, "eval", f"{backend.key}.json")
-    users_file = confined(arm_dir, "eval", f"{backend.key}{USER_SCORES}")
-    settings = {"backend": backend.as_dict(), "ks": ks}
-    if cache.exists():
-        try:
-            stored = json.loads(cache.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            stored = {}
-        if stored.get("settings") == settings:
-            users = UserScores.from_table(read_parquet(users_file)) if users_file.exists() else None
-            return Metrics.model_validate(stored["metrics"]), stored["timings"], users, True
-        raise RecaugError(
-            f"backend '{backend.key}': {cache} was computed with other settings; "
-            "give the backend another label or choose another --out"
-        )
-    registry = get_registry()
-    plugin = registry.components("backends")[backend.name].plugin
-    cls = registry.get("backends", backend.name)
-    assert issubclass(cls, Recommender)
-    work = cache.parent / backend.key
-    ctx = Context(seed=seed, work_dir=work, mixed_precision=job.mixed_precision)
-    try:
-        done = evaluate_scored(cls, place_write_dirs(backend.options, work), split, train, ks, ctx)
-    except PluginFailure as exc:
-        raise ArmFailed(str(exc), f"backend {backend.key}") from None
-    except RecaugError as exc:
-        raise ArmFailed(f"{exc} (plugin '{plugin}')", f"backend {backend.key}") from None
-    except Exception as exc:
-        raise ArmFailed(
-            f"backend '{backend.name}' (plugin '{plugin}') failed: "
-            f"{type(exc).__name__}: {' '.join(str(exc).split())}",
-            f"backend {backend.key}",
-        ) from None
-    timings = {k: round(v, 4) for k, v in done.timings.items()}
-    write_parquet(users_file, done.users.to_table())  # before the JSON that marks it cached
-    write_json(
-        cache,
-        {"settings": settings, "metrics": done.metrics.model_dump(mode="json"), "timings": timings},
-    )
-    return done.metrics, timings, done.users, False
+    first = runs[0].selection
+    chosen = {c.label: c for c in arm.candidates}.get(first.chosen if first else NONE)
+    if chosen is None:
+        return runs, SeedFacts(), empty_interactions()
+    _, facts, kept, _ = training_set(chosen)
+    return runs, facts, kept

@@ -22,7 +22,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from recaug_core.errors import RecaugError
 from recaug_core.files import is_write_dir_option, refuse_special_file, safe_name
 from recaug_core.manifest import ExperimentFingerprint
+from recaug_core.merge import CONCAT, MergePolicy
 from recaug_core.results import BASELINE
+from recaug_core.selection import DEFAULT_GRID, Candidate, Grid, Select, candidates
 from recaug_core.settings import AugmentSettings, DataSpec, SettingsError, Strict
 from recaug_core.split import SplitSpec
 
@@ -51,10 +53,12 @@ class BackendConfig(Strict):
 
 
 class ArmConfig(AugmentSettings):
-    """An ``[[arms]]`` table: a name, the augment settings (``recaug_core.settings``), and
-    options that change a backend for this arm only (``backend_options``, keyed by backend
-    label). An arm without a strategy trains on the real training rows, as the baseline does,
-    with its backend options: a contrastive view is then an arm like any strategy."""
+    """An ``[[arms]]`` table: a name, the augment settings (``recaug_core.settings``), how
+    the synthetic rows enter training (``merge``), whether validation chooses the settings
+    (``select``, ``grid``), and options that change a backend for this arm only
+    (``backend_options``, keyed by backend label). An arm without a strategy trains on the
+    real training rows, as the baseline does, with its backend options: a contrastive view is
+    then an arm like any strategy."""
 
     name: str
     strategy: str | None = Field(  # type: ignore[assignment]
@@ -65,6 +69,27 @@ class ArmConfig(AugmentSettings):
         default_factory=dict,
         description="options for this arm only, keyed by backend label, over the backend's own",
     )
+    merge: str = Field(
+        default="concat",
+        description="merge policy: concat, pretrain or weighted:weight=W[,by=score]",
+    )
+    select: Select | None = Field(
+        default=None,
+        description='"validation": try the grid and no augmentation, keep the best on validation',
+    )
+    grid: Grid | None = Field(default=None, description="what `select` tries (default grid)")
+
+    @field_validator("merge")
+    @classmethod
+    def _merge(cls, value: str) -> str:
+        MergePolicy.from_spec(value)
+        return value
+
+    @model_validator(mode="after")
+    def _grid_needs_select(self) -> ArmConfig:
+        if self.grid is not None and self.select is None:
+            raise ValueError('grid: a grid is tried only with select = "validation"')
+        return self
 
     @field_validator("name")
     @classmethod
@@ -77,7 +102,15 @@ class ArmConfig(AugmentSettings):
     @model_validator(mode="after")
     def _changes_something(self) -> ArmConfig:
         if self.strategy is None:
-            given = self.model_fields_set & {"options", "filters", "budget", "target"}
+            given = self.model_fields_set & {
+                "options",
+                "filters",
+                "budget",
+                "target",
+                "merge",
+                "select",
+                "grid",
+            }
             if given:
                 raise ValueError(f"{sorted(given)[0]} needs a strategy")
             if not self.backend_options:
@@ -88,7 +121,8 @@ class ArmConfig(AugmentSettings):
         """The arm's augment settings; None for an arm that adds no rows."""
         if self.strategy is None:
             return None
-        return AugmentSettings.model_validate(self.model_dump(exclude={"name", "backend_options"}))
+        own = {"name", "backend_options", "merge", "select", "grid"}
+        return AugmentSettings.model_validate(self.model_dump(exclude=own))
 
 
 class ExperimentConfig(Strict):
@@ -128,6 +162,8 @@ class Arm:
     name: str
     settings: AugmentSettings | None  # resolved (options validated, dedupe placed); None: no rows
     backend_options: dict[str, dict[str, Any]]  # per backend label, the arm's own (validated)
+    merge: MergePolicy = CONCAT
+    candidates: tuple[Candidate, ...] | None = None  # a validation-selected arm's grid
 
 
 @dataclass(frozen=True)
@@ -275,9 +311,17 @@ def _resolve(path: Path, label: str, text: str, config: ExperimentConfig) -> Exp
             check_write_dirs(f"arms[{i}].filters[{j}].options", f.options, label)
         try:
             settings = checked(f"arms[{i}]", partial(_resolved, arm))
+            merge = MergePolicy.parse(arm.merge, where="merge")
+            tried = None
+            if arm.select is not None and settings is not None:
+                grid = arm.grid or DEFAULT_GRID
+                tried = tuple(
+                    Candidate(c.label, c.settings.resolved(), c.merge)
+                    for c in checked(f"arms[{i}].grid", partial(candidates, settings, merge, grid))
+                )
         except SettingsError as exc:
             raise RecaugError(f"{label}: arms[{i}].{exc.key}: {_one_line(str(exc))}") from None
-        arms.append((arm, settings))
+        arms.append((arm, settings, merge, tried))
     backends = []
     for i, b in enumerate(config.backends):
         cls = checked(f"backends[{i}]", partial(registry.get, "backends", b.name))
@@ -286,7 +330,7 @@ def _resolve(path: Path, label: str, text: str, config: ExperimentConfig) -> Exp
         backends.append(Backend(b.key, b.name, instance.options_dict()))
     by_label = {b.key: (b, config.backends[i]) for i, b in enumerate(backends)}
     resolved_arms = []
-    for i, (arm, settings) in enumerate(arms):
+    for i, (arm, settings, merge, tried) in enumerate(arms):
         own: dict[str, dict[str, Any]] = {}
         for key, options in arm.backend_options.items():
             where = f"arms[{i}].backend_options.{key}"
@@ -298,7 +342,7 @@ def _resolve(path: Path, label: str, text: str, config: ExperimentConfig) -> Exp
             cls = registry.get("backends", backend.name)
             merged = {**written.options, **options}
             own[key] = checked(where, partial(cls, merged)).options_dict()
-        resolved_arms.append(Arm(arm.name, settings, own))
+        resolved_arms.append(Arm(arm.name, settings, own, merge, tried))
     data = dataset.model_copy(update={"ref": ref, "options": source.options_dict()})
     return Experiment(path, text, config, data, tuple(resolved_arms), tuple(backends))
 

@@ -58,6 +58,8 @@ class _Flat(BaseModel):
     def _spread(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         out = handler(self)
         facts = {k: v for k, v in out.items() if not (k in _GROUP_FACTS and v is None)}
+        if facts.get("validation") == {}:  # not measured (files before 0.2.0): not written
+            del facts["validation"]
         return {**facts.pop("values"), **facts}
 
 
@@ -75,6 +77,9 @@ class Metrics(GroupMetrics):
 
     groups: dict[str, GroupMetrics] = Field(default_factory=dict)
     group_thresholds: dict[str, float] = Field(default_factory=dict)
+    # NDCG@10 of the fitted model on the validation split (what validation-selected arms
+    # choose by); never a test figure. Empty in files written before 0.2.0.
+    validation: dict[str, float] = Field(default_factory=dict)
 
     def value(self, name: str, group: str | None = None) -> float | None:
         source = self if group is None else self.groups.get(group)
@@ -154,10 +159,30 @@ class ArmResult(Strict):
     augment: AugmentSettings | None = None  # None for the baseline and arms adding no rows
     # the arm's own backend options, per backend label (see experiment_file.ArmConfig)
     backend_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    merge: str | None = None  # the merge policy (None for the baseline)
+    candidates: list[str] | None = None  # a validation-selected arm's grid, `none` first
     plugins: dict[str, Provenance] = Field(default_factory=dict)
     error: str | None = None
     failed_stage: str | None = None
     augmentation: dict[str, SeedFacts] = Field(default_factory=dict)  # per seed
+
+
+class CandidateResult(Strict):
+    """One setting a validation-selected arm tried: its model's validation NDCG@10."""
+
+    candidate: str
+    validation: float | None
+    fit_s: float = 0.0
+
+
+class Selection(Strict):
+    """How a validation-selected arm chose, for one backend and seed. Test rows played no
+    part: only the chosen candidate's model was ever scored on the test split."""
+
+    chosen: str
+    metric: str = "ndcg@10"
+    candidates: list[CandidateResult]
+    search_s: float  # seconds spent augmenting and fitting the candidates
 
 
 class RunResult(Strict):
@@ -168,6 +193,7 @@ class RunResult(Strict):
     seed: int
     metrics: Metrics
     timings: dict[str, float]
+    selection: Selection | None = None
 
 
 class Significance(Strict):

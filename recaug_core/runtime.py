@@ -100,6 +100,8 @@ class Context:
     ``seed`` makes every run reproducible; ``rng(name)`` gives independent, stable streams.
     ``work_dir`` holds checkpoints (``checkpoint_dir(name)``), and ``resume`` says whether
     to continue from them. ``mixed_precision`` and ``cpu`` configure ``accelerator()``.
+    ``merge`` is the merge policy a backend's ``fit`` trains under (``recaug_core.merge``;
+    None: ``concat``): walk ``training_phases(train, ctx.merge)``.
     """
 
     seed: int = 0
@@ -108,6 +110,9 @@ class Context:
     show_progress: bool = field(default_factory=progress_enabled)
     mixed_precision: str = "no"
     cpu: bool = False
+    # a recaug_core.merge.MergePolicy; typed loosely because that module builds on the API,
+    # which builds on this one
+    merge: Any = None
     _accelerator: Any = field(default=None, repr=False)
     _tmp: Any = field(default=None, repr=False)
 

@@ -26,6 +26,7 @@ import pytest
 from recaug_core.api import Component, DataSource, GenerationRequest, SyntheticData, Target
 from recaug_core.data import Dataset, synthetic_table
 from recaug_core.errors import OptionsError
+from recaug_core.merge import MergePolicy, merged_training_set
 from recaug_core.registry import create, get_registry
 from recaug_core.runtime import Context
 from recaug_core.schema import INTERACTION_SCHEMA, REAL, normalize_interactions
@@ -284,6 +285,75 @@ class BackendContract(ComponentContract):
         assert int(pc.sum(pc.equal(train.interactions.column("origin"), REAL)).as_py()) == len(
             split.train
         )
+
+    # -- merge policies (only those the backend declares in ``merge_policies``) ----------------
+
+    def merged_fit(self, tmp_path: Path, policy: str | None, synthetic: bool = True) -> Any:
+        """The backend fitted as evaluation fits it: on the tiny split's training rows plus
+        synthetic rows (for real users and two new ones, with scores) under ``policy``."""
+        split = tiny_split()
+        train = split.train
+        if synthetic:
+            train = train.with_interactions(
+                pa.concat_tables([train.interactions, contract_synthetic_rows(split)]),
+                extend_users=True,
+            )
+        merge = None if policy is None else MergePolicy.parse(policy)
+        if merge is not None:
+            train = merged_training_set(split.train, train, merge)
+        model = self.make()
+        ctx = _context(tmp_path)
+        ctx.merge = merge
+        model.fit(train, ctx, valid=split.valid)
+        return np.asarray(model.score(np.arange(split.train.n_users)))
+
+    def _needs(self, policy: str) -> None:
+        if policy not in self.component_class().merge_policies:  # type: ignore[attr-defined]
+            pytest.skip(f"the backend does not declare merge policy '{policy}'")
+
+    def test_weight_zero_trains_exactly_on_the_real_rows(self, tmp_path: Path) -> None:
+        self._needs("weighted")
+        real = self.merged_fit(tmp_path / "real", None, synthetic=False)
+        zero = self.merged_fit(tmp_path / "zero", "weighted:weight=0")
+        np.testing.assert_allclose(zero, real, rtol=1e-5, atol=1e-6)
+
+    def test_weight_one_trains_exactly_as_concat(self, tmp_path: Path) -> None:
+        self._needs("weighted")
+        concat = self.merged_fit(tmp_path / "concat", "concat")
+        one = self.merged_fit(tmp_path / "one", "weighted:weight=1")
+        np.testing.assert_allclose(one, concat, rtol=1e-5, atol=1e-6)
+
+    def test_a_weight_between_changes_what_is_learnt(self, tmp_path: Path) -> None:
+        self._needs("weighted")
+        concat = self.merged_fit(tmp_path / "concat", "concat")
+        half = self.merged_fit(tmp_path / "half", "weighted:weight=0.3")
+        assert not np.allclose(half, concat, rtol=1e-4, atol=1e-5)
+
+    def test_pretrain_differs_from_concat(self, tmp_path: Path) -> None:
+        self._needs("pretrain")
+        concat = self.merged_fit(tmp_path / "concat", "concat")
+        pretrain = self.merged_fit(tmp_path / "pretrain", "pretrain")
+        assert pretrain.shape == concat.shape and np.isfinite(pretrain).all()
+        assert not np.allclose(pretrain, concat, rtol=1e-4, atol=1e-5)
+
+
+def contract_synthetic_rows(split: Split) -> pa.Table:
+    """Synthetic rows for the merge-policy contract: three unseen items for each of the first
+    ten training users, and two new users, with scores that differ row by row."""
+    train = split.train
+    users = train.user_index.ids.to_pylist()[:10]
+    items = train.item_index.ids.to_pylist()
+    known = set(zip(*(train.interactions.column(c).to_pylist() for c in ("user_id", "item_id"))))
+    rows_u, rows_i = [], []
+    for position, user in enumerate(users):
+        fresh = [i for i in items[position * 3 :] if (user, i) not in known][:3]
+        rows_u += [user] * len(fresh)
+        rows_i += fresh
+    rows_u += ["syn-1"] * 4 + ["syn-2"] * 4
+    rows_i += items[:4] + items[4:8]
+    scores = np.linspace(0.1, 0.9, len(rows_u)).tolist()
+    parents = [u if not u.startswith("syn-") else users[0] for u in rows_u]
+    return synthetic_table(rows_u, rows_i, "contract", parent_user=parents, score=scores)
 
 
 class SourceContract(ComponentContract):

@@ -94,6 +94,7 @@ class EmbeddingBackend(Recommender):
     description = "BPR matrix factorisation or LightGCN with sampled negatives (default)."
     Options = EmbeddingOptions
     options: EmbeddingOptions
+    merge_policies = frozenset({"concat", "weighted", "pretrain"})
 
     user_vectors_: np.ndarray
     item_vectors_: np.ndarray

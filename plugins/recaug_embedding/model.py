@@ -35,8 +35,7 @@ class EmbeddingModel(nn.Module):
         super().__init__()
         self.with_l2 = with_l2
         self.n_users, self.n_items = n_users, n_items
-        self.layers = layers if propagator is not None else 0
-        self.propagator = propagator
+        self.use_propagator(propagator, layers)
         table = torch.randn(n_users + n_items, dim, generator=generator) * init_std
         self.text_projection: nn.Linear | None = None
         if text is not None and text_mode == "init":
@@ -48,6 +47,11 @@ class EmbeddingModel(nn.Module):
                 weight = torch.randn(dim, text.shape[1], generator=generator)
                 self.text_projection.weight.copy_(weight * init_std)
         self.embedding = nn.Parameter(table)
+
+    def use_propagator(self, propagator: Propagator | None, layers: int) -> None:
+        """Propagate over this graph from now on (a training phase may bring its own)."""
+        self.propagator = propagator
+        self.layers = layers if propagator is not None else 0
 
     def ego(self) -> torch.Tensor:
         """Layer-0 vectors: free embeddings, items plus their projected text when asked."""
@@ -68,14 +72,21 @@ class EmbeddingModel(nn.Module):
         return total / (self.layers + 1)
 
     def forward(
-        self, users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor
+        self,
+        users: torch.Tensor,
+        positives: torch.Tensor,
+        negatives: torch.Tensor,
+        weights: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(BPR loss, L2 term) of a batch: ``users`` and ``positives`` [B], ``negatives`` [B, k]."""
+        """(BPR loss, L2 term) of a batch: ``users`` and ``positives`` [B], ``negatives`` [B, k];
+        ``weights`` [B] multiplies each positive's loss terms (merge policy ``weighted``)."""
         ego = self.ego()
         final = self.final(ego)
         user_vectors, item_vectors = final[: self.n_users], final[self.n_users :]
         positive, negative = pair_scores(user_vectors, item_vectors, users, positives, negatives)
-        loss = F.softplus(negative - positive[:, None]).mean()
+        terms = F.softplus(negative - positive[:, None])
+        # multiplied before the one mean: with every weight 1 the loss is bit for bit concat's
+        loss = (terms if weights is None else terms * weights[:, None]).mean()
         if not self.with_l2:  # reg=0 (BPR's default): skip the per-row counts
             return loss, loss.new_zeros(())
         # RecBole-style L2 on the layer-0 vectors of the batch's rows, computed from per-row

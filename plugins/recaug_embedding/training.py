@@ -14,9 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
-from recaug_core import Context, Dataset, RankingTask, ranking_means, torch_generator
+from recaug_core import (
+    Context,
+    Dataset,
+    RankingTask,
+    pair_weights,
+    ranking_means,
+    torch_generator,
+    training_phases,
+)
 from recaug_embedding.graph import Propagator, normalized_adjacency
 from recaug_embedding.model import EmbeddingModel
 from recaug_embedding.sampling import NegativeSampler
@@ -41,19 +50,16 @@ def fit_embeddings(
     seed: int,
     text: np.ndarray | None = None,
 ) -> Fitted:
-    """Train ``options.model`` on every (deduplicated) training pair, real and synthetic."""
-    matrix = train.interaction_matrix()  # synthetic users are graph nodes like real ones
-    users, items = matrix.nonzero()
-    users, items = users.astype(np.int64), items.astype(np.int64)
-    propagator = None
-    if options.model == "lightgcn":
-        propagator = Propagator(normalized_adjacency(matrix))
+    """Train ``options.model`` on the (deduplicated) training pairs, real and synthetic, under
+    the merge policy ``ctx.merge``: one phase, or two (``pretrain``: all pairs, then the real
+    ones, continuing from the first phase's best weights)."""
+    phases = training_phases(train, ctx.merge)
     model = EmbeddingModel(
         train.n_users,
         train.n_items,
         options.dim,
         options.layers,
-        propagator,
+        None,
         torch_generator(seed, "embedding", "init"),
         options.init_std,
         text=None if text is None else torch.from_numpy(text),
@@ -61,33 +67,56 @@ def fit_embeddings(
         with_l2=options.reg > 0,
     )
     task = RankingTask.for_validation(train, valid)
-    sampler = NegativeSampler(users, items, train.n_users, train.n_items)
-    return _train(model, users, items, sampler, task, options, ctx, seed)
+    history: list[dict[str, float]] = []
+    fitted = None
+    for position, phase in enumerate(phases):
+        users, items, weights = pair_weights(phase)
+        if options.model == "lightgcn":
+            # synthetic users are graph nodes like real ones; a weighted pair is an edge of
+            # that weight, so a small weight barely moves its neighbours' vectors either
+            matrix = sp.csr_matrix(
+                (np.ones(len(users), np.float32) if weights is None else weights, (users, items)),
+                shape=(train.n_users, train.n_items),
+            )
+            model.use_propagator(Propagator(normalized_adjacency(matrix)), options.layers)
+        sampler = NegativeSampler(users, items, train.n_users, train.n_items)
+        # the first phase keeps the keys of a plain fit: concat and weight=1 draw the same
+        keys = () if position == 0 else (phase.name,)
+        name = options.model if len(phases) == 1 else f"{options.model} ({phase.name})"
+        fitted = _train(model, users, items, weights, sampler, task, options, ctx, seed, keys, name)
+        history += [{**row, "phase": float(position)} for row in fitted.history]
+    assert fitted is not None
+    fitted.history = history if len(phases) > 1 else fitted.history
+    return fitted
 
 
 def _train(
     model: EmbeddingModel,
     users: np.ndarray,
     items: np.ndarray,
+    weights: np.ndarray | None,
     sampler: NegativeSampler,
     task: RankingTask | None,
     options: Any,
     ctx: Context,
     seed: int,
+    keys: tuple[str, ...],
+    name: str,
 ) -> Fitted:
     accelerator = ctx.accelerator()
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
     wrapped, optimizer = accelerator.prepare(model, optimizer)
     device = accelerator.device
-    shuffle = torch_generator(seed, "embedding", "batches")
+    shuffle = torch_generator(seed, "embedding", "batches", *keys)
     users_t, items_t = torch.from_numpy(users), torch.from_numpy(items)
+    weights_t = None if weights is None else torch.from_numpy(weights)
     n_pairs = len(users)
     n_batches = max(1, math.ceil(n_pairs / options.batch_size))
     rank, world = accelerator.process_index, accelerator.num_processes
 
     stopping = EarlyStopping(
         ctx,
-        options.model,
+        name,
         options.epochs,
         options.patience,
         validate=None if task is None else lambda: validation_score(model, task),
@@ -106,6 +135,7 @@ def _train(
                     users_t[rows].to(device),
                     items_t[rows].to(device),
                     negatives[chosen][rank::world].to(device),
+                    None if weights_t is None else weights_t[rows].to(device),
                 )
                 objective = loss + options.reg * l2
             optimizer.zero_grad(set_to_none=True)

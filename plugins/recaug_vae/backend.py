@@ -19,25 +19,44 @@ class VaeBackend(Recommender):
     description = "Mult-VAE: a variational autoencoder over users' item sets (Liang et al. 2018)."
     Options = VaeBackendOptions
     options: VaeBackendOptions
+    merge_policies = frozenset({"concat", "weighted", "pretrain"})
 
     def fit(self, train: Dataset, ctx: Context, valid: Dataset | None = None) -> None:
-        from recaug_core import RankingTask
+        import scipy.sparse as sp
+
+        from recaug_core import RankingTask, pair_weights, training_phases
         from recaug_vae.training import fit_vae
 
         seed = self.options.training_seed(ctx)
-        # Synthetic rows are training rows like real ones; a synthetic user is one more row.
-        self.matrix_ = train.interaction_matrix()
         task = RankingTask.for_validation(train, valid)
-        fitted = fit_vae(
-            self.matrix_, self.options, ctx, seed, task=task, patience=self.options.patience
-        )
-        self.model_: Any = fitted.model
+        phases = training_phases(train, ctx.merge)
+        model = None
+        history: list[dict[str, float]] = []
+        for phase in phases:
+            # Synthetic rows are training rows like real ones (a synthetic user is one more
+            # row), weighted as the merge policy says.
+            users, items, weights = pair_weights(phase)
+            values = np.ones(len(users), np.float32) if weights is None else weights
+            shape = (train.n_users, train.n_items)
+            self.matrix_ = sp.csr_matrix((values, (users, items)), shape=shape)
+            fitted = fit_vae(
+                self.matrix_,
+                self.options,
+                ctx,
+                seed,
+                task=task,
+                patience=self.options.patience,
+                init=model,
+                phase="" if len(phases) == 1 else phase.name,
+            )
+            model, history = fitted.model, history + fitted.history
+        self.model_: Any = model
         self.training_ = {
             "seed": seed,
             "epochs_run": fitted.epochs_run,
             "best_epoch": fitted.best_epoch,
             "best_valid_ndcg@10": fitted.best_valid,
-            "history": fitted.history,
+            "history": history,
         }
 
     def score(self, users: np.ndarray) -> np.ndarray:

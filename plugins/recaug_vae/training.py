@@ -37,9 +37,13 @@ def fit_vae(
     task: RankingTask | None = None,
     patience: int = 0,
     checkpoints: EpochCheckpoints | None = None,
+    init: MultVAE | None = None,
+    phase: str = "",
 ) -> FittedVae:
-    """Train on every non-empty row of ``matrix`` (users x items, binary CSR)."""
-    model = MultVAE(
+    """Train on every non-empty row of ``matrix`` (users x items CSR; 1 per item, or a merge
+    policy's weight, which scales the item's share of the input and of the loss). ``init``
+    continues from a model trained before (a later training ``phase``)."""
+    model = init or MultVAE(
         matrix.shape[1],
         options.hidden,
         options.latent,
@@ -60,7 +64,7 @@ def fit_vae(
 
     stopping = EarlyStopping(
         ctx,
-        "vae",
+        f"vae ({phase})" if phase else "vae",
         options.epochs,
         patience,
         validate=None if task is None else lambda: validation_ndcg(model, matrix, task, device),
@@ -70,7 +74,7 @@ def fit_vae(
     )
     beta = 0.0
     for epoch in stopping:
-        gen = torch_generator(seed, "vae", "epoch", epoch)
+        gen = torch_generator(seed, "vae", "epoch", epoch, *([phase] if phase else []))
         model.refresh_prior()
         wrapped.train()
         step = (epoch - 1) * steps_per_epoch

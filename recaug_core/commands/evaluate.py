@@ -61,6 +61,15 @@ def parse_ks(text: str) -> tuple[int, ...]:
     help="A backend option. Repeatable.",
 )
 @click.option(
+    "--merge",
+    "merge_spec",
+    default="concat",
+    show_default=True,
+    metavar="POLICY",
+    help="With --augmented: how synthetic rows enter training: concat, pretrain, or "
+    "weighted:weight=W[,by=score] (docs/experiments.md#merge-policies).",
+)
+@click.option(
     "--k", "k_text", default="10,20", show_default=True, help="Cut-offs, comma-separated."
 )
 @click.option(
@@ -82,6 +91,7 @@ def evaluate_command(
     augmented_dir: str | None,
     backend: str,
     options: tuple[str, ...],
+    merge_spec: str,
     k_text: str,
     seeds: int,
     seed: int,
@@ -95,13 +105,19 @@ def evaluate_command(
 ) -> None:
     """Measure a recommender on DATA's held-out test split (baseline, or vs an augmented run)."""
     from recaug_core.api import Recommender
+    from recaug_core.errors import RecaugError
     from recaug_core.evaluate import evaluate_augmented, evaluate_baseline
+    from recaug_core.merge import MergePolicy, check_supported
     from recaug_core.registry import get_registry
 
     ks = parse_ks(k_text)
     backend_cls = get_registry().get("backends", backend)
     assert issubclass(backend_cls, Recommender)
     backend_options = backend_cls.parse_options(option_pairs(options, "--option"))
+    merge = MergePolicy.parse(merge_spec)
+    if augmented_dir is None and merge.policy != "concat":
+        raise RecaugError("--merge applies to synthetic rows: give --augmented DIR with it")
+    check_supported(backend_cls, merge)
     started = time.perf_counter()
     if augmented_dir is not None:
         result = evaluate_augmented(
@@ -112,6 +128,7 @@ def evaluate_command(
             seeds,
             mixed_precision,
             data_ref=data_args["data"],
+            merge=merge,
         )
     else:
         spec = split_spec(split_protocol, ratios, split_column, split_file)
@@ -160,6 +177,11 @@ def _print_table(result: Any, ks: tuple[int, ...]) -> None:
         f"{split['valid']['rows']} valid / {split['test']['rows']} test rows; "
         f"{baseline.users:g} test users ranked over all items"
     )
+    if result.run is not None:
+        click.echo(
+            f"augmented by strategy '{result.run['strategy']['name']}', synthetic rows merged "
+            f"with '{result.run['merge']}'"
+        )
     if result.validation is not None:
         hits = result.validation
         share = "-" if hits.share is None else f"{hits.share:.1%}"

@@ -97,3 +97,35 @@ def test_a_given_split_from_a_file(recaug, tmp_path):
     assert missing.code == 2 and "--split-file FILE" in missing.err
     unused = recaug("evaluate", tmp_path / "data.csv", "--split-file", tmp_path / "split.csv")
     assert unused.code == 2 and "add --split given" in unused.err
+
+
+def test_merge_policy_from_the_command_line(recaug, toy_plugin, tmp_path):
+    run = tmp_path / "run"
+    assert recaug("augment", *SMALL, "--strategy", "toy", "--out", run).code == 0
+    fast = ("--backend", "embedding", "-o", "model=bpr", "-o", "epochs=3", "-o", "patience=0")
+    reports = {}
+    for merge in ("concat", "weighted:weight=0", "weighted:weight=0.5"):
+        result = recaug("evaluate", "--augmented", run, *fast, "--merge", merge, "--json")
+        assert result.code == 0, result.err
+        reports[merge] = json.loads(result.out)
+        assert reports[merge]["run"]["merge"] == merge
+        assert reports[merge]["augmented"]["validation"]["ndcg@10"] >= 0
+    # weight 0: the augmented model is the baseline model, to the last digit
+    zero = reports["weighted:weight=0"]
+    assert zero["augmented"]["ndcg@10"] == zero["baseline"]["ndcg@10"]
+    assert reports["weighted:weight=0.5"]["augmented"] != reports["concat"]["augmented"]
+    text = recaug("evaluate", "--augmented", run, *fast, "--merge", "pretrain")
+    assert text.code == 0, text.err
+    assert "merged with 'pretrain'" in text.out
+
+
+def test_merge_policies_a_backend_cannot_honour_are_refused(recaug, toy_plugin, tmp_path):
+    run = tmp_path / "run"
+    assert recaug("augment", *SMALL, "--strategy", "toy", "--out", run).code == 0
+    refused = recaug("evaluate", "--augmented", run, "--backend", "pop", "--merge", "pretrain")
+    assert refused.code == 2
+    assert "backend 'pop' cannot honour merge policy 'pretrain'" in refused.err
+    bad = recaug("evaluate", "--augmented", run, "--merge", "weighted:weight=3")
+    assert bad.code == 2 and "--merge 'weighted:weight=3'" in bad.err
+    alone = recaug("evaluate", "--backend", "pop", "--merge", "pretrain")
+    assert alone.code == 2 and "give --augmented DIR" in alone.err
