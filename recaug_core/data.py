@@ -230,13 +230,19 @@ class Dataset:
         ``items[indptr[u]:indptr[u + 1]]`` is user ``u``'s history; rows without a timestamp
         keep their file order.
         """
-        users, items = self.codes()
+        indptr, order = self.sequence_order()
+        return indptr, self.codes()[1][order]
+
+    def sequence_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(indptr, rows)``: the row numbers of ``sequences()``'s items, for per-row values
+        (a merge policy's weights) in the same order."""
+        users, _ = self.codes()
         time = self.interactions.column("timestamp")
         stamps = np.asarray(pc.fill_null(time, 0).to_numpy(), dtype=np.int64)
         order = np.lexsort((np.arange(len(users)), stamps, users))
         indptr = np.zeros(self.n_users + 1, dtype=np.int64)
         np.cumsum(np.bincount(users, minlength=self.n_users), out=indptr[1:])
-        return indptr, items[order]
+        return indptr, order
 
     def item_texts(
         self, columns: Sequence[str] | None = None, *, separator: str = " | "

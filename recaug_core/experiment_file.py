@@ -198,8 +198,10 @@ class Experiment:
         return ExperimentFingerprint(data=self.data, split=self.config.split)
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate an experiment file; RecaugError naming the file and key otherwise."""
+def load_experiment(path: str | Path, data_ref: str | None = None) -> Experiment:
+    """Read and validate an experiment file; RecaugError naming the file and key otherwise.
+    ``data_ref`` replaces the file's ``[dataset]`` ref, source and options (a path relative
+    to the current folder, as typed on the command line); its cleaning stays."""
     path = Path(path)
     label = path.name or str(path)
     refuse_special_file(path)  # a FIFO would block the read for ever, /dev/zero never ends
@@ -227,6 +229,12 @@ def load_experiment(path: str | Path) -> Experiment:
         config = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
         raise RecaugError(f"{label}: {_describe(exc)}") from None
+    if data_ref is not None:
+        given = Path(data_ref)
+        ref = str(given.resolve()) if given.exists() else data_ref
+        # the file's source and its options were meant for the file's own data
+        dataset = config.dataset.model_copy(update={"ref": ref, "source": None, "options": {}})
+        config = config.model_copy(update={"dataset": dataset})
     return _resolve(path, label, text, config)
 
 

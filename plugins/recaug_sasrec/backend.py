@@ -61,47 +61,60 @@ class SasrecBackend(Recommender):
     description = "SASRec: causal self-attention over each user's recent items (sequential)."
     Options = SasrecOptions
     options: SasrecOptions
+    merge_policies = frozenset({"concat", "weighted", "pretrain"})
 
     def fit(self, train: Dataset, ctx: Context, valid: Dataset | None = None) -> None:
-        from recaug_core import RankingTask
+        from recaug_core import RankingTask, training_phases
         from recaug_modelkit.sasrec.training import fit_sasrec
         from recaug_sasrec.histories import scoring_histories, sequences_of, training_sequences
 
-        sequences, trainable = training_sequences(train)
         self.histories_ = scoring_histories(train, valid)
         text = self.options.text_vectors(train, ctx)
-        extra_loss = None
-        if self.options.contrastive:
-            from recaug_sasrec.views import ContrastiveViews
-
-            options = self.options
-            extra_loss = ContrastiveViews(
-                options.views,
-                sequences,
-                train.n_items,
-                weight=options.view_weight,
-                temperature=options.view_temperature,
-                similarity=options.view_similarity,
-                width=options.max_len,
-                ops=options.view_ops,
-                rates={op: getattr(options, f"{op}_rate") for op in options.view_ops},
-                rng=ctx.rng("sasrec", "views"),
-                device=ctx.accelerator().device,
+        validation = RankingTask.for_validation(train, valid)
+        phases = training_phases(train, ctx.merge)
+        model = None
+        for phase in phases:
+            # a phase after the first (pretrain's fine-tuning) continues from its best weights
+            sequences, trainable, weights = training_sequences(phase.data, phase.weights)
+            self.fitted_ = fit_sasrec(
+                self.options,
+                n_items=train.n_items,
+                sequences=sequences,
+                trainable=trainable,
+                weights=weights,
+                validation=validation,
+                valid_histories=sequences_of(train.real()),
+                text_vectors=text,
+                item_ids=train.item_index.ids.to_pylist(),
+                ctx=ctx,
+                name="sasrec" if len(phases) == 1 else f"sasrec-{phase.name}",
+                extra_loss=self._views(sequences, train.n_items, ctx),
+                text_mode=self.options.text_mode,
+                init=model,
             )
-        self.fitted_ = fit_sasrec(
-            self.options,
-            n_items=train.n_items,
-            sequences=sequences,
-            trainable=trainable,
-            validation=RankingTask.for_validation(train, valid),
-            valid_histories=sequences_of(train.real()),
-            text_vectors=text,
-            item_ids=train.item_index.ids.to_pylist(),
-            ctx=ctx,
-            extra_loss=extra_loss,
-            text_mode=self.options.text_mode,
-        )
+            model = self.fitted_.model
         self.scorer_ = self.fitted_.scorer(self.histories_)
+
+    def _views(self, sequences: Any, n_items: int, ctx: Context) -> Any:
+        """The contrastive views' extra loss over ``sequences`` (None without views)."""
+        if not self.options.contrastive:
+            return None
+        from recaug_sasrec.views import ContrastiveViews
+
+        options = self.options
+        return ContrastiveViews(
+            options.views,
+            sequences,
+            n_items,
+            weight=options.view_weight,
+            temperature=options.view_temperature,
+            similarity=options.view_similarity,
+            width=options.max_len,
+            ops=options.view_ops,
+            rates={op: getattr(options, f"{op}_rate") for op in options.view_ops},
+            rng=ctx.rng("sasrec", "views"),
+            device=ctx.accelerator().device,
+        )
 
     def score(self, users: np.ndarray) -> np.ndarray:
         return self.scorer_(users)

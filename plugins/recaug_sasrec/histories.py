@@ -18,11 +18,17 @@ def sequences_of(data: Dataset) -> Sequences:
     return Sequences(indptr, items)
 
 
-def training_sequences(train: Dataset) -> tuple[Sequences, np.ndarray]:
+def training_sequences(
+    train: Dataset, weights: np.ndarray | None = None
+) -> tuple[Sequences, np.ndarray, np.ndarray | None]:
     """Every user's training sequence (real and synthetic rows: pseudo-users are extra
-    sequences), and the users with at least two items, the only ones that teach anything."""
-    sequences = sequences_of(train)
-    return sequences, np.flatnonzero(sequences.lengths >= 2)
+    sequences), the users with at least two items, the only ones that teach anything, and the
+    rows' ``weights`` (a merge policy's, aligned with ``train.interactions``) in sequence
+    order."""
+    indptr, order = train.sequence_order()
+    sequences = Sequences(indptr, train.codes()[1][order])
+    ordered = None if weights is None else weights[order].astype(np.float32)
+    return sequences, np.flatnonzero(sequences.lengths >= 2), ordered
 
 
 def scoring_histories(train: Dataset, valid: Dataset | None) -> Sequences:

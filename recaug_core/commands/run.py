@@ -49,8 +49,18 @@ class PartialReports:
     show_default=True,
     help="Mixed precision for torch-based strategies and backends (GPU).",
 )
+@click.option(
+    "--data",
+    "data_ref",
+    metavar="DATA",
+    help="Use this data instead of the file's [dataset] (ref, source and options; the "
+    "cleaning stays); a path here is relative to the current folder. One experiment file "
+    "then runs on several datasets.",
+)
 @click.option("--no-report", is_flag=True, help="Write results.json/csv only, no report.")
-def run_command(experiment_file: str, out: str, mixed_precision: str, no_report: bool) -> None:
+def run_command(
+    experiment_file: str, out: str, mixed_precision: str, data_ref: str | None, no_report: bool
+) -> None:
     """Compare a baseline with augmentation arms over several seeds; write a report.
 
     Every arm's augmentation and evaluation is cached in --out, so running the same command
@@ -70,7 +80,7 @@ def run_command(experiment_file: str, out: str, mixed_precision: str, no_report:
             "recaug run works in one process; give each experiment its own GPU "
             "(CUDA_VISIBLE_DEVICES) instead of `accelerate launch` with several processes"
         )
-    experiment = load_experiment(experiment_file)
+    experiment = load_experiment(experiment_file, data_ref=data_ref)
     out_dir = Path(out)
 
     def echo(message: str) -> None:

@@ -234,3 +234,19 @@ def test_second_run_into_a_folder_in_use_stops_at_once(tmp_path, recaug, write_e
     result = recaug("run", write_experiment(), "--out", out, "--no-report")
     assert result.code == 2 and "in use by another recaug run" in result.err
     assert sorted(p.name for p in out.iterdir()) == [".lock"]
+
+
+def test_data_given_on_the_command_line_replaces_the_files(
+    tmp_path, recaug, write_experiment, test_plugins
+):
+    rows = [(f"u{u}", f"i{(u * 7 + k) % 50}") for u in range(80) for k in range(8)]
+    data = tmp_path / "mine.csv"
+    data.write_text("user_id,item_id\n" + "".join(f"{u},{i}\n" for u, i in rows))
+    path = write_experiment(arm("toy-2", "toy"))
+    out = tmp_path / "out"
+    result = recaug("run", path, "--out", out, "--data", data, "--no-report")
+    assert result.code == 0, result.err
+    results = json.loads((out / "results.json").read_text())
+    assert results["data"]["ref"] == str(data.resolve())
+    missing = recaug("run", path, "--out", tmp_path / "o2", "--data", tmp_path / "nope.csv")
+    assert missing.code == 2 and "nope.csv" in missing.err

@@ -106,15 +106,18 @@ def fit_sasrec(
     name: str = "sasrec",
     extra_loss: ExtraLoss | None = None,
     text_mode: str = "add",
+    weights: np.ndarray | None = None,
+    init: SASRec | None = None,
 ) -> FittedSasrec:
     """Train SASRec on ``sequences[trainable]``; ``name`` labels the progress bar, the log and
-    the checkpoint folder."""
+    the checkpoint folder. ``weights`` (aligned with ``sequences.items``) multiply the loss of
+    predicting each item (a merge policy's); ``init`` continues from a model trained before."""
     from accelerate.utils import set_seed
 
     set_seed(ctx.seed)  # model initialisation and dropout draw from torch's global generator
     accelerator = ctx.accelerator()
     device = accelerator.device
-    model = SASRec(
+    model = init or SASRec(
         n_items=n_items,
         max_len=options.max_len,
         hidden=options.hidden,
@@ -125,7 +128,7 @@ def fit_sasrec(
         text_dim=0 if text_vectors is None else text_vectors.shape[1],
         text_mode=text_mode,
     )
-    if text_vectors is not None:
+    if text_vectors is not None and init is None:
         model.set_text_vectors(
             torch.from_numpy(text_vectors), ctx.torch_generator("sasrec", "text-init")
         )
@@ -136,9 +139,11 @@ def fit_sasrec(
     plain = accelerator.unwrap_model(model)
 
     flat = torch.as_tensor(sequences.items + 1, dtype=torch.long, device=device)
+    flat_weights = None if weights is None else torch.as_tensor(weights, device=device)
     starts = torch.as_tensor(sequences.starts[trainable], device=device)
     lengths = torch.as_tensor(sequences.lengths[trainable], device=device)
-    generator = ctx.torch_generator("sasrec", "batches")
+    # a later phase draws its own batches: the first keeps the keys of a plain fit
+    generator = ctx.torch_generator("sasrec", "batches", *([name] if init is not None else []))
     validation_scorer = HistoryScorer(plain, accelerator, valid_histories, options.max_len)
 
     stopping = EarlyStopping(
@@ -164,6 +169,7 @@ def fit_sasrec(
             n_items,
             generator,
             extra_loss,
+            flat_weights,
         )
         stopping.record(epoch, **figures)
     stopping.finish()
@@ -208,9 +214,11 @@ def _train_epoch(
     n_items: int,
     generator: torch.Generator,
     extra_loss: ExtraLoss | None,
+    flat_weights: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """One pass over the training sequences (sharded across processes); the mean loss (and
-    the mean extra term, if any)."""
+    the mean extra term, if any). ``flat_weights`` weigh each position's loss by its target's
+    row weight."""
     device = flat.device
     width = options.max_len + 1
     order = torch.randperm(len(starts), generator=generator)
@@ -229,14 +237,18 @@ def _train_epoch(
         hidden, table = model(inputs)
         outputs, wanted = hidden[scored], targets[scored]
         if options.loss == "ce":
-            loss = F.cross_entropy(outputs @ table[1:].T, wanted - 1)
+            terms = F.cross_entropy(outputs @ table[1:].T, wanted - 1, reduction="none")
         else:
             negatives = torch.randint(
                 1, n_items + 1, (len(wanted), options.negatives), generator=generator
             ).to(device)
             positive = (outputs * table[wanted]).sum(-1)
             negative = torch.einsum("nd,nkd->nk", outputs, table[negatives])
-            loss = (F.softplus(-positive) + F.softplus(negative).mean(-1)).mean()
+            terms = F.softplus(-positive) + F.softplus(negative).mean(-1)
+        if flat_weights is not None:
+            weights = windows(flat_weights, starts[rows], n, width, offsets)[:, 1:]
+            terms = terms * weights[scored]
+        loss = terms.mean()
         if extra_loss is not None:
             first = (starts[rows] + (n - n.clamp(max=width) if offsets is None else offsets)).cpu()
             batch = Batch(
