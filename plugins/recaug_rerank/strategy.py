@@ -41,7 +41,7 @@ SCORE_BATCH = 1024
 
 class RerankOptions(Options):
     proposer: str = Field(
-        default="embedding",
+        default=COOCCURRENCE,
         description="who proposes candidates: a backend name (see `recaug list backends`) "
         "or cooccurrence",
     )
@@ -49,7 +49,7 @@ class RerankOptions(Options):
         default_factory=dict, description="options of the proposing backend"
     )
     scorers: list[str] = Field(
-        default=[COOCCURRENCE],
+        default_factory=list,
         description="independent judges of the candidates: cooccurrence, text, or backend "
         "names; a candidate needs a majority of their votes (none: trust the proposer)",
     )
