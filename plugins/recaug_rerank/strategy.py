@@ -1,6 +1,7 @@
 """`rerank`: teacher-selected candidates.
 
-A recommender trained on the real training rows (the *proposer*) suggests its top
+A recommender trained on the real training rows (the *proposer*; by default item
+co-occurrence, which needs no training) suggests its top
 ``candidates`` unseen items for each target user; each independent *scorer* ranks the same
 candidates and votes for those in its top ``agree`` share. Candidates with a majority of votes
 are kept, best first, at most ``per_user`` per user. A row's ``score`` is its confidence: the
