@@ -71,7 +71,7 @@ class ArmConfig(AugmentSettings):
     )
     merge: str = Field(
         default="concat",
-        description="merge policy: concat, pretrain or weighted:weight=W[,by=score]",
+        description="merge policy: concat, pretrain, view or weighted:weight=W[,by=score]",
     )
     select: Select | None = Field(
         default=None,

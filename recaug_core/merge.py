@@ -15,6 +15,9 @@ never baked into the generated rows:
   rows and ``weight=1`` on exactly what ``concat`` trains on.
 - ``pretrain``: train on real and synthetic rows, then continue from that model's best
   weights on the real rows only, early stopping on validation again.
+- ``view``: the loss is trained on the real rows only; the synthetic rows enter only the graph
+  of a contrastive view (a backend with views, e.g. ``embedding -o views=simgcl``): an
+  augmented graph whose representations are aligned with the real graph's.
 
 The core applies the policy to the training set (``merged_training_set``) and puts it in the
 backend's ``Context`` (``ctx.merge``); a backend walks ``training_phases(train, ctx)`` and says
@@ -38,7 +41,7 @@ from recaug_core.data import Dataset
 from recaug_core.errors import RecaugError
 from recaug_core.schema import REAL
 
-PolicyName = Literal["concat", "weighted", "pretrain"]
+PolicyName = Literal["concat", "weighted", "pretrain", "view"]
 POLICIES: tuple[str, ...] = PolicyName.__args__  # type: ignore[attr-defined]
 WEIGHT_COLUMN = "weight"
 
@@ -168,12 +171,15 @@ class TrainingPhase:
     """One phase of a backend's training: the rows to train on and their loss weights.
 
     ``weights`` is aligned with ``data.interactions`` (None: every row weighs 1). A phase after
-    the first continues from the previous phase's best weights.
+    the first continues from the previous phase's best weights. ``view_data`` (policy
+    ``view``) holds the real and synthetic rows whose graph a contrastive view propagates
+    over, while ``data`` (the real rows) is what the loss is trained on; None: ``data``.
     """
 
     name: str
     data: Dataset
     weights: np.ndarray | None = None
+    view_data: Dataset | None = None
 
 
 def training_phases(train: Dataset, policy: MergePolicy | None) -> list[TrainingPhase]:
@@ -186,6 +192,8 @@ def training_phases(train: Dataset, policy: MergePolicy | None) -> list[Training
     real = train.real()
     if policy.policy == "pretrain" and len(real) < len(train):
         return [TrainingPhase("pretrain", train), TrainingPhase("fine-tune", real)]
+    if policy.policy == "view" and len(real) < len(train):
+        return [TrainingPhase("train", real, view_data=train)]
     return [TrainingPhase("train", train)]
 
 

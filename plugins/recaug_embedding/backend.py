@@ -1,4 +1,5 @@
-"""`embedding`: BPR matrix factorisation or LightGCN, the default recommender of `evaluate`.
+"""`embedding`: BPR matrix factorisation or LightGCN (optionally with contrastive views: SGL,
+SimGCL, XSimGCL), the default recommender of `evaluate`.
 
 This module is imported when the plugin registers, so it must not import torch: training
 lives in ``recaug_embedding.training``, imported by ``fit``. Scoring a fitted (or loaded)
@@ -49,6 +50,20 @@ MODEL_DEFAULTS: dict[str, dict[str, float | int]] = {
 }
 
 
+# Defaults per view: the settings the papers publish (SELFRec, the authors' code: SGL on
+# iFashion, SimGCL on Yelp2018, XSimGCL on Yelp2018); docs/backends.md has what they did here.
+VIEW_DEFAULTS: dict[str, dict[str, float | int]] = {
+    "sgl": {"view_weight": 0.1, "view_temperature": 0.2, "view_drop": 0.1},
+    "simgcl": {"view_weight": 0.5, "view_temperature": 0.2, "view_noise": 0.1},
+    "xsimgcl": {
+        "view_weight": 0.2,
+        "view_temperature": 0.15,
+        "view_noise": 0.2,
+        "view_layer": 1,
+    },
+}
+
+
 class EmbeddingOptions(SeedOption, TextOptions):
     model: Literal["bpr", "lightgcn"] = Field(
         default="lightgcn",
@@ -71,15 +86,73 @@ class EmbeddingOptions(SeedOption, TextOptions):
         default=0.1, gt=0, description="standard deviation of the initial vectors (bpr: 0.01)"
     )
 
+    views: Literal["none", "sgl", "simgcl", "xsimgcl"] = Field(
+        default="none",
+        description="LightGCN's contrastive views: sgl (edge dropout), simgcl (noise), "
+        "xsimgcl (noise, cross-layer, one pass)",
+    )
+    view_weight: float = Field(
+        default=0.0,
+        ge=0,
+        le=1000,
+        description="lambda, the contrastive term's weight (sgl 0.1, simgcl 0.5, xsimgcl 0.2)",
+    )
+    view_temperature: float = Field(
+        default=0.2, gt=0, le=100, description="tau of InfoNCE (sgl, simgcl 0.2, xsimgcl 0.15)"
+    )
+    view_noise: float = Field(
+        default=0.1, ge=0, le=100, description="simgcl, xsimgcl: eps, noise length (0.1, 0.2)"
+    )
+    view_drop: float = Field(
+        default=0.1, ge=0, lt=1, description="sgl: each edge's drop probability per view"
+    )
+    view_layer: int = Field(
+        default=1, ge=1, le=8, description="xsimgcl: the hop contrasted with the final vectors"
+    )
+    view_batch: int = Field(
+        default=2048,
+        ge=2,
+        le=1_000_000,
+        description="most users (items) per InfoNCE term; larger batches are split in groups",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _model_defaults(cls, data: Any) -> Any:
-        # Options the user did not give take the chosen model's defaults.
+        # Options the user did not give take the chosen model's (and view's) defaults.
         if not isinstance(data, dict):
             return data
         model = data.get("model", "lightgcn")
-        defaults = MODEL_DEFAULTS.get(str(model), {})
+        defaults = {
+            **MODEL_DEFAULTS.get(str(model), {}),
+            **VIEW_DEFAULTS.get(str(data.get("views", "none")), {}),
+        }
         return {**defaults, **data}
+
+    @model_validator(mode="after")
+    def _views_need_a_graph(self) -> EmbeddingOptions:
+        if self.views != "none" and self.model != "lightgcn":
+            raise ValueError(f"views={self.views} needs model=lightgcn (a graph to propagate)")
+        if self.views == "xsimgcl" and self.view_layer > self.layers:
+            raise ValueError(
+                f"view_layer={self.view_layer} is past the last hop (layers={self.layers})"
+            )
+        return self
+
+    def view_settings(self) -> Any:
+        """The views' settings (``recaug_embedding.views.ViewSettings``; imports torch)."""
+        from recaug_embedding.views import ViewSettings
+
+        assert self.views != "none"
+        return ViewSettings(
+            kind=self.views,
+            weight=self.view_weight,
+            temperature=self.view_temperature,
+            noise=self.view_noise,
+            drop=self.view_drop,
+            layer=self.view_layer,
+            group=self.view_batch,
+        )
 
     patience: Patience = 10
     save_dir: str | None = Field(
@@ -94,7 +167,7 @@ class EmbeddingBackend(Recommender):
     description = "BPR matrix factorisation or LightGCN with sampled negatives (default)."
     Options = EmbeddingOptions
     options: EmbeddingOptions
-    merge_policies = frozenset({"concat", "weighted", "pretrain"})
+    merge_policies = frozenset({"concat", "weighted", "pretrain", "view"})
 
     user_vectors_: np.ndarray
     item_vectors_: np.ndarray

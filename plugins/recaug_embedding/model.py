@@ -3,11 +3,13 @@
 ``bpr`` scores a pair by the dot product of its free embeddings (matrix factorisation);
 ``lightgcn`` first averages the embeddings over ``layers`` hops of the normalised graph.
 Both train with the BPR loss ``softplus(s(u, j) - s(u, i))`` averaged over each positive's
-sampled negatives, plus an L2 penalty on the embeddings of the rows in the batch.
+sampled negatives, plus an L2 penalty on the embeddings of the rows in the batch; LightGCN may
+add a contrastive term of two views of its graph (``views``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -16,6 +18,7 @@ from torch import nn
 
 from recaug_embedding.graph import Propagator
 from recaug_embedding.pairs import pair_scores
+from recaug_embedding.views import GraphViews, mean_of
 
 
 class EmbeddingModel(nn.Module):
@@ -65,11 +68,25 @@ class EmbeddingModel(nn.Module):
         ego = self.ego() if ego is None else ego
         if self.layers == 0 or self.propagator is None:
             return ego
-        total, hop = ego, ego
+        return mean_of(self.hops(ego))
+
+    def hops(
+        self,
+        ego: torch.Tensor,
+        propagator: Propagator | None = None,
+        noise: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> list[torch.Tensor]:
+        """``[E0, E1, ..., E_layers]``: ``ego`` propagated hop by hop over ``propagator``
+        (default: the model's graph), each hop passed through ``noise`` before the next."""
+        propagator = self.propagator if propagator is None else propagator
+        assert propagator is not None, "hops need a graph (model=lightgcn)"
+        hops, hop = [ego], ego
         for _ in range(self.layers):
-            hop = self.propagator.apply(hop)
-            total = total + hop
-        return total / (self.layers + 1)
+            hop = propagator.apply(hop)
+            if noise is not None:
+                hop = noise(hop)
+            hops.append(hop)
+        return hops
 
     def forward(
         self,
@@ -77,18 +94,23 @@ class EmbeddingModel(nn.Module):
         positives: torch.Tensor,
         negatives: torch.Tensor,
         weights: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(BPR loss, L2 term) of a batch: ``users`` and ``positives`` [B], ``negatives`` [B, k];
-        ``weights`` [B] multiplies each positive's loss terms (merge policy ``weighted``)."""
+        views: GraphViews | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(BPR loss, L2 term, contrastive term) of a batch: ``users`` and ``positives`` [B],
+        ``negatives`` [B, k]; ``weights`` [B] multiplies each positive's loss terms (merge
+        policy ``weighted``); ``views`` adds its weighted contrastive term (else 0)."""
         ego = self.ego()
-        final = self.final(ego)
+        if views is None:
+            final, contrastive = self.final(ego), ego.new_zeros((), dtype=torch.float32)
+        else:
+            final, contrastive = views.encode(self, ego, users, positives)
         user_vectors, item_vectors = final[: self.n_users], final[self.n_users :]
         positive, negative = pair_scores(user_vectors, item_vectors, users, positives, negatives)
         terms = F.softplus(negative - positive[:, None])
         # multiplied before the one mean: with every weight 1 the loss is bit for bit concat's
         loss = (terms if weights is None else terms * weights[:, None]).mean()
         if not self.with_l2:  # reg=0 (BPR's default): skip the per-row counts
-            return loss, loss.new_zeros(())
+            return loss, loss.new_zeros(()), contrastive
         # RecBole-style L2 on the layer-0 vectors of the batch's rows, computed from per-row
         # counts rather than by gathering a vector for every sampled negative.
         k = negatives.shape[1]
@@ -98,7 +120,7 @@ class EmbeddingModel(nn.Module):
         shifted = negatives.reshape(-1) + self.n_users
         counts += torch.bincount(shifted, minlength=n_nodes).to(ego.dtype) / k
         l2 = (counts * ego.float().pow(2).sum(dim=1)).sum() / (2 * len(users))
-        return loss, l2
+        return loss, l2, contrastive
 
 
 def text_initialisation(

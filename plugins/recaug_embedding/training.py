@@ -14,21 +14,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from recaug_core import (
     Context,
     Dataset,
     RankingTask,
+    RecaugError,
+    TrainingPhase,
     pair_weights,
     ranking_means,
     torch_generator,
     training_phases,
 )
-from recaug_embedding.graph import Propagator, normalized_adjacency
 from recaug_embedding.model import EmbeddingModel
 from recaug_embedding.sampling import NegativeSampler
+from recaug_embedding.views import Edges, GraphViews
 from recaug_modelkit.early_stopping import VALID_METRIC, EarlyStopping
 
 
@@ -52,8 +53,15 @@ def fit_embeddings(
 ) -> Fitted:
     """Train ``options.model`` on the (deduplicated) training pairs, real and synthetic, under
     the merge policy ``ctx.merge``: one phase, or two (``pretrain``: all pairs, then the real
-    ones, continuing from the first phase's best weights)."""
+    ones, continuing from the first phase's best weights). LightGCN's contrastive views
+    (``options.views``) add their term to every phase's loss (``view``: the synthetic pairs
+    enter only the views' graph)."""
     phases = training_phases(train, ctx.merge)
+    if ctx.merge is not None and ctx.merge.policy == "view" and options.views == "none":
+        raise RecaugError(
+            "merge policy 'view' puts synthetic rows into a contrastive view's graph: give the "
+            "embedding backend a view (-o views=sgl, simgcl or xsimgcl)"
+        )
     model = EmbeddingModel(
         train.n_users,
         train.n_items,
@@ -71,23 +79,40 @@ def fit_embeddings(
     fitted = None
     for position, phase in enumerate(phases):
         users, items, weights = pair_weights(phase)
+        # the first phase keeps the keys of a plain fit: concat and weight=1 draw the same
+        keys = () if position == 0 else (phase.name,)
+        views = None
         if options.model == "lightgcn":
             # synthetic users are graph nodes like real ones; a weighted pair is an edge of
             # that weight, so a small weight barely moves its neighbours' vectors either
-            matrix = sp.csr_matrix(
-                (np.ones(len(users), np.float32) if weights is None else weights, (users, items)),
-                shape=(train.n_users, train.n_items),
-            )
-            model.use_propagator(Propagator(normalized_adjacency(matrix)), options.layers)
+            edges = Edges(users, items, weights, train.n_users, train.n_items)
+            propagator = edges.propagator()
+            model.use_propagator(propagator, options.layers)
+            if options.views != "none":
+                generator = torch_generator(seed, "embedding", "views", *keys)
+                views = GraphViews(
+                    options.view_settings(),
+                    edges,
+                    None if phase.view_data is None else _edges(phase.view_data, train),
+                    propagator,
+                    generator,
+                )
         sampler = NegativeSampler(users, items, train.n_users, train.n_items)
-        # the first phase keeps the keys of a plain fit: concat and weight=1 draw the same
-        keys = () if position == 0 else (phase.name,)
         name = options.model if len(phases) == 1 else f"{options.model} ({phase.name})"
-        fitted = _train(model, users, items, weights, sampler, task, options, ctx, seed, keys, name)
+        fitted = _train(
+            model, users, items, weights, views, sampler, task, options, ctx, seed, keys, name
+        )
         history += [{**row, "phase": float(position)} for row in fitted.history]
     assert fitted is not None
     fitted.history = history if len(phases) > 1 else fitted.history
     return fitted
+
+
+def _edges(data: Dataset, train: Dataset) -> Edges:
+    """The distinct (user, item) edges of ``data`` (real and synthetic rows), on ``train``'s
+    indexes: the augmented graph of a view under the merge policy ``view``."""
+    users, items, _ = pair_weights(TrainingPhase("view", data))
+    return Edges(users, items, None, train.n_users, train.n_items)
 
 
 def _train(
@@ -95,6 +120,7 @@ def _train(
     users: np.ndarray,
     items: np.ndarray,
     weights: np.ndarray | None,
+    views: GraphViews | None,
     sampler: NegativeSampler,
     task: RankingTask | None,
     options: Any,
@@ -126,23 +152,32 @@ def _train(
         # Every process draws the same permutation and negatives, then trains on its share.
         order = torch.randperm(n_pairs, generator=shuffle)
         negatives = sampler.sample(users_t[order], options.negatives, shuffle)
-        total_loss = 0.0
+        if views is not None:
+            views.new_epoch()
+        total_loss = total_contrastive = 0.0
         for batch in range(n_batches):
             chosen = slice(batch * n_pairs // n_batches, (batch + 1) * n_pairs // n_batches)
             rows = order[chosen][rank::world]
             with accelerator.autocast():
-                loss, l2 = wrapped(
+                loss, l2, contrastive = wrapped(
                     users_t[rows].to(device),
                     items_t[rows].to(device),
                     negatives[chosen][rank::world].to(device),
                     None if weights_t is None else weights_t[rows].to(device),
+                    views,
                 )
                 objective = loss + options.reg * l2
+                if views is not None:
+                    objective = objective + contrastive
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(objective)
             optimizer.step()
             total_loss += float(loss.detach())
-        stopping.record(epoch, loss=total_loss / n_batches)
+            total_contrastive += float(contrastive.detach())
+        figures = {"loss": total_loss / n_batches}
+        if views is not None:  # the weighted contrastive term, as sasrec's views record it
+            figures["extra"] = total_contrastive / n_batches
+        stopping.record(epoch, **figures)
     stopping.finish()
     user_vectors, item_vectors = final_vectors(model)
     return Fitted(

@@ -66,7 +66,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
     default="concat",
     show_default=True,
     metavar="POLICY",
-    help="With --augmented: how synthetic rows enter training: concat, pretrain, or "
+    help="With --augmented: how synthetic rows enter training: concat, pretrain, view, or "
     "weighted:weight=W[,by=score] (docs/experiments.md#merge-policies).",
 )
 @click.option(
