@@ -14,8 +14,8 @@ over hops 0..L), so a view of weight 0 trains exactly plain LightGCN.
   the views are two such perturbed propagations, averaged over hops 1..L (the paper leaves
   the layer-0 vector out of the views).
 - ``xsimgcl`` (Yu et al., TKDE 2023): one perturbed propagation serves both the loss and the
-  views: BPR scores its mean over hops, and that mean is contrasted with its hop ``layer``
-  (cross-layer contrast): one pass instead of three.
+  views: BPR scores its mean over hops 0..L, and its mean over hops 1..L is contrasted with its
+  hop ``layer`` (cross-layer contrast): one pass instead of three.
 
 Under the merge policy ``view`` the second view propagates over the augmented graph (real
 and synthetic edges) while the loss, and the first view, keep the real graph: the synthetic
@@ -85,9 +85,12 @@ def grouped_info_nce(
     if n_groups == 1:
         return info_nce(first[nodes], second[nodes], temperature)
     shuffled = nodes[torch.randperm(n, generator=generator).to(nodes.device)]
+    # one gather per view, then slices of it: a gather per group would scatter a gradient
+    # over every node of the graph per group in the backward pass
+    a, b = first[shuffled], second[shuffled]
     total = first.new_zeros((), dtype=torch.float32)
-    for chunk in torch.tensor_split(shuffled, n_groups):
-        total = total + info_nce(first[chunk], second[chunk], temperature) * len(chunk)
+    for part_a, part_b in zip(a.tensor_split(n_groups), b.tensor_split(n_groups), strict=True):
+        total = total + info_nce(part_a, part_b, temperature) * len(part_a)
     return total / n
 
 
@@ -190,7 +193,8 @@ class GraphViews:
                 if self.augmented is None
                 else model.hops(ego, self.second_graph, self._noise())
             )
-            first, second = final, partner[self.settings.layer]
+            # the views leave the layer-0 vector out, as the paper's encoder does
+            first, second = mean_of(hops[1:]), partner[self.settings.layer]
         elif kind == "simgcl":
             final = model.final(ego)
             first = mean_of(model.hops(ego, noise=self._noise())[1:])
