@@ -1,17 +1,27 @@
-"""The `embedding` backend against RecBole 1.2.1's BPR and LightGCN, on the very same split.
+"""The `embedding` backend against RecBole 1.2.1's BPR, LightGCN, SGL and NCL, on the very same
+split.
 
 Run on demand (never in CI)::
 
     python benchmarks/backend_vs_recbole.py /work/data/ml-100k/ml-100k.inter \
-        --recbole-python /work/venvs/recbole/bin/python [--scale]
+        --recbole-python /work/venvs/recbole/bin/python [--scale] [--models BPR,LightGCN,SGL,NCL]
+
+RecBole's own virtual environment (RecBole 1.2.1 predates numpy 2; NCL clusters with faiss)::
+
+    python3 -m venv /work/venvs/recbole
+    /work/venvs/recbole/bin/pip install torch==2.13.0
+    /work/venvs/recbole/bin/pip install 'numpy<2' 'scipy<1.12' recbole==1.2.1 faiss-cpu
 
 1. Loads the interactions with recaug, splits them 8:1:1 at random per user (seed 0) and
    writes the three parts as RecBole benchmark files (``NAME.train.inter`` / ``.valid.inter`` /
    ``.test.inter``, through ``recaug_core.export``).
-2. Trains RecBole's BPR and LightGCN on those files in RecBole's own virtual environment
-   (full ranking, NDCG@10 early stopping, RecBole's default hyper-parameters, 300 epochs).
-3. Trains our backend with its DEFAULT options (``model=bpr`` and ``model=lightgcn``) on the
-   same split, in a child process of its own.
+2. Trains RecBole's models (``--models``, default BPR and LightGCN) on those files in RecBole's
+   own virtual environment (full ranking, NDCG@10 early stopping, RecBole's default
+   hyper-parameters, ``--recbole-epochs`` epochs).
+3. Trains our backend with its DEFAULT options for the same method (``model=bpr``,
+   ``model=lightgcn``, ``views=sgl``) on the same split, in a child process of its own. RecBole's
+   NCL has no counterpart here: it is trained as an anchor only. RecBole 1.2.1 ships no SimGCL or
+   XSimGCL (its general models: checked in the wheel's ``recbole/model/general_recommender/``).
 4. Prints Recall@10, NDCG@10, training wall time and peak RSS of each side, and the ratios.
    ``--repeat N`` runs both sides N times, interleaved, and reports the median run of each.
 
@@ -34,8 +44,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-RECBOLE_MODELS = ("BPR", "LightGCN")
-OURS = {"BPR": "bpr", "LightGCN": "lightgcn"}
+RECBOLE_MODELS = ("BPR", "LightGCN", "SGL", "NCL")
+# Our options for RecBole's model of the same method (None: RecBole only).
+OURS: dict[str, dict[str, str] | None] = {
+    "BPR": {"model": "bpr"},
+    "LightGCN": {"model": "lightgcn"},
+    "SGL": {"views": "sgl"},
+    "NCL": None,
+}
 
 # RecBole's side: its defaults for the two models, on our benchmark files. RecBole's own
 # checkpoint loading calls torch.load on a pickled dict, which torch >= 2.6 refuses by
@@ -47,6 +63,15 @@ RECBOLE_RUNNER = textwrap.dedent(
 
     _torch_load = torch.load
     torch.load = lambda *a, **k: _torch_load(*a, **{**k, "weights_only": False})
+
+    # NCL's k-means asks faiss for GPUs (gpu=True); faiss-cpu has none, so cluster on the CPU.
+    try:
+        import faiss
+
+        _kmeans = faiss.Kmeans
+        faiss.Kmeans = lambda *a, **k: _kmeans(*a, **{**k, "gpu": False})
+    except ImportError:
+        pass
 
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
@@ -135,7 +160,7 @@ def ours_child(args: argparse.Namespace) -> None:
         split = synthetic_split(args.seed)
     else:
         split = load_split(args.data, args.source, dict(args.source_option), args.seed)
-    model = EmbeddingBackend({"model": args.ours_model})
+    model = EmbeddingBackend(json.loads(args.ours_options))
     ctx = Context(seed=args.seed, show_progress=False, mixed_precision=args.mixed_precision)
     # Imports and the Accelerator are set up before the clock starts, as RecBole's runner builds
     # its trainer before timing `trainer.fit`; model, graph and sampler are built inside `fit`.
@@ -237,9 +262,20 @@ def main() -> None:
         "--mixed-precision", choices=["no", "bf16", "fp16"], default="no", help="our side only"
     )
     parser.add_argument("--child", choices=["ours"], help=argparse.SUPPRESS)
-    parser.add_argument("--ours-model", default="lightgcn", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--models",
+        default="BPR,LightGCN",
+        help=f"RecBole models to compare, of {', '.join(RECBOLE_MODELS)}",
+    )
+    parser.add_argument("--ours-options", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    models = [name for name in args.models.split(",") if name]
+    unknown = sorted(set(models) - set(RECBOLE_MODELS))
+    if unknown:
+        parser.error(
+            f"--models: unknown {', '.join(unknown)}; choose of {', '.join(RECBOLE_MODELS)}"
+        )
     if args.child == "ours":
         ours_child(args)
         return
@@ -273,7 +309,7 @@ def main() -> None:
     child += ["--mixed-precision", args.mixed_precision]
     ours: dict[str, list[dict[str, Any]]] = {name: [] for name in RECBOLE_MODELS}
     for repeat in range(args.repeat):
-        for name, model in OURS.items():
+        for name in models:
             if len(recbole[name]) <= repeat:
                 print(f"RecBole {name} #{repeat + 1}: training (load {load()})", flush=True)
                 out = workdir / f"recbole-{name}.json"
@@ -282,18 +318,26 @@ def main() -> None:
                 recbole[name].append(result | {"peak_rss_mib": rss, "load_after": load()})
                 if args.recbole_cache:
                     args.recbole_cache.write_text(json.dumps(recbole, indent=1))
-            print(f"ours {model} #{repeat + 1}: training (load {load()})", flush=True)
-            out = workdir / f"ours-{model}.json"
-            result, rss = run_child([*child, "--ours-model", model, "--out", str(out)], workdir)
+            options = OURS[name]
+            if options is None:
+                continue
+            print(f"ours {options} #{repeat + 1}: training (load {load()})", flush=True)
+            out = workdir / f"ours-{name}.json"
+            command = [*child, "--ours-options", json.dumps(options), "--out", str(out)]
+            result, rss = run_child(command, workdir)
             ours[name].append(result | {"peak_rss_mib": rss, "load_after": load()})
 
     print("\nthe median run of each side (fit seconds of every run in brackets)")
     header = f"{'model':<10}{'side':<9}{'Recall@10':>10}{'NDCG@10':>9}{'fit s':>9}"
     print(header + f"{'epochs':>8}{'peak MiB':>10}  runs")
     summary: dict[str, dict[str, dict[str, Any]]] = {}
-    for name in RECBOLE_MODELS:
-        summary[name] = {"RecBole": median_run(recbole[name]), "recaug": median_run(ours[name])}
-        for side, runs in (("RecBole", recbole[name]), ("recaug", ours[name])):
+    for name in models:
+        sides = [
+            (side, runs) for side, runs in (("RecBole", recbole[name]), ("recaug", ours[name]))
+        ]
+        sides = [(side, runs) for side, runs in sides if runs]
+        summary[name] = {side: median_run(runs) for side, runs in sides}
+        for side, runs in sides:
             result = summary[name][side]
             times = ", ".join(f"{run['fit_s']:.1f}" for run in runs)
             print(
@@ -301,6 +345,8 @@ def main() -> None:
                 f"{result['fit_s']:>9.1f}{result['epochs']:>8}{result['peak_rss_mib']:>10.0f}"
                 f"  [{times}]"
             )
+        if len(summary[name]) < 2:
+            continue
         theirs, mine = summary[name]["RecBole"], summary[name]["recaug"]
         print(
             f"{name:<10}{'ratio':<9}{mine['recall@10'] / theirs['recall@10']:>10.3f}"
@@ -309,12 +355,13 @@ def main() -> None:
             f"{mine['peak_rss_mib'] / theirs['peak_rss_mib']:>10.2f}"
             f"   (RecBole {theirs['fit_s'] / mine['fit_s']:.1f}x slower)"
         )
-    lightgcn = summary["LightGCN"]["recaug"]
-    print(
-        f"\nranking {lightgcn['users']} users x {lightgcn['items']} items (scores, masking, "
-        f"top-10): {lightgcn['rank_s'] * 1000:.1f} ms; with all metrics "
-        f"{lightgcn['evaluate_s'] * 1000:.1f} ms"
-    )
+    if "recaug" in summary.get("LightGCN", {}):
+        lightgcn = summary["LightGCN"]["recaug"]
+        print(
+            f"\nranking {lightgcn['users']} users x {lightgcn['items']} items (scores, masking, "
+            f"top-10): {lightgcn['rank_s'] * 1000:.1f} ms; with all metrics "
+            f"{lightgcn['evaluate_s'] * 1000:.1f} ms"
+        )
     if args.scale:
         print(f"scale: training LightGCN on 1M synthetic interactions (load {load()})", flush=True)
         out = workdir / "ours-scale.json"

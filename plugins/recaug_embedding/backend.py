@@ -107,7 +107,10 @@ class EmbeddingOptions(SeedOption, TextOptions):
         default=0.1, ge=0, lt=1, description="sgl: each edge's drop probability per view"
     )
     view_layer: int = Field(
-        default=1, ge=1, le=8, description="xsimgcl: the hop contrasted with the final vectors"
+        default=1,
+        ge=1,
+        le=8,
+        description="xsimgcl: the hop contrasted with the mean over hops 1..layers",
     )
     view_batch: int = Field(
         default=2048,
