@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,10 +42,23 @@ import torch.nn.functional as F
 
 from recaug_embedding.graph import Propagator, normalized_adjacency
 
-if TYPE_CHECKING:
-    from recaug_embedding.model import EmbeddingModel
-
 ViewName = Literal["sgl", "simgcl", "xsimgcl"]
+
+
+class Encoder(Protocol):
+    """What the views need of LightGCN (``recaug_embedding.model.EmbeddingModel``, which
+    imports this module: a protocol keeps the two free of an import cycle)."""
+
+    n_users: int
+
+    def final(self, ego: torch.Tensor | None = None) -> torch.Tensor: ...
+
+    def hops(
+        self,
+        ego: torch.Tensor,
+        propagator: Propagator | None = None,
+        noise: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> list[torch.Tensor]: ...
 
 
 @dataclass(frozen=True)
@@ -178,7 +191,7 @@ class GraphViews:
 
     def encode(
         self,
-        model: EmbeddingModel,
+        model: Encoder,
         ego: torch.Tensor,
         users: torch.Tensor,
         positives: torch.Tensor,
@@ -212,7 +225,7 @@ class GraphViews:
         second: torch.Tensor,
         users: torch.Tensor,
         positives: torch.Tensor,
-        model: EmbeddingModel,
+        model: Encoder,
     ) -> torch.Tensor:
         """InfoNCE over the batch's distinct users plus over its distinct positive items."""
         s = self.settings
