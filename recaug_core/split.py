@@ -48,6 +48,13 @@ class SplitSpec(BaseModel):
         default=None,
         description="for `given`: a CSV file of user_id,item_id,split (instead of a column)",
     )
+    train_share: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="keep this random share of each user's training rows (at least one) and "
+        "drop the rest, validation and test untouched: a sparser copy of the data",
+    )
 
     @model_validator(mode="after")
     def _file_gives_the_split(self) -> SplitSpec:
@@ -57,10 +64,13 @@ class SplitSpec(BaseModel):
 
     @model_serializer(mode="wrap")
     def _without_unset_file(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Fingerprints written before `file` existed must still equal today's (--resume).
+        # Fingerprints written before `file` and `train_share` existed must still equal
+        # today's (--resume).
         out: dict[str, Any] = handler(self)
         if out.get("file") is None:
             out.pop("file", None)
+        if out.get("train_share") == 1.0:
+            out.pop("train_share", None)
         return out
 
     @field_validator("ratios")
@@ -90,10 +100,12 @@ class Split:
             }
             for name, part in zip(PARTS, (self.train, self.valid, self.test))
         }
+        thinned = {} if self.spec.train_share == 1.0 else {"train_share": self.spec.train_share}
         return {
             "protocol": self.spec.protocol,
             "ratios": list(self.spec.ratios),
             "seed": self.seed,
+            **thinned,
             **parts,
         }
 
@@ -134,11 +146,31 @@ def split_dataset(data: Dataset, spec: SplitSpec | None = None, seed: int = 0) -
             labels = _tail_labels(users, order, lambda counts: _leave_one_out(counts))
         else:
             labels = _tail_labels(users, order, lambda counts: _ratio_counts(counts, spec.ratios))
+    if spec.train_share < 1.0:
+        kept = _thinned_training(
+            data.user_index.indices(interactions.column("user_id")), labels, spec.train_share, seed
+        )
+        interactions, labels = interactions.filter(pa.array(kept)), labels[kept]
     names = pa.array(PARTS, pa.string()).take(pa.array(labels))
     table = interactions.append_column(SPLIT_COLUMN, names)
     base = data.with_interactions(interactions)
     parts = [base.with_interactions(interactions.filter(pa.array(labels == i))) for i in range(3)]
     return Split(parts[0], parts[1], parts[2], table=table, spec=spec, seed=seed)
+
+
+def _thinned_training(users: np.ndarray, labels: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """Rows to keep: every validation and test row, and a random ``share`` of each user's
+    training rows (rounded, at least one), drawn from a stream of their own."""
+    train = np.flatnonzero(labels == 0)
+    key = np.random.default_rng([seed, 20]).random(len(train))
+    order = train[np.lexsort((key, users[train]))]
+    counts = np.bincount(users[train], minlength=int(users.max(initial=-1)) + 1)
+    keep_counts = np.maximum(1, np.round(counts * share)).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    position = np.arange(len(order)) - starts[users[order]]
+    kept = labels != 0
+    kept[order[position < keep_counts[users[order]]]] = True
+    return kept
 
 
 def _order_by_user(users: np.ndarray, key: np.ndarray) -> np.ndarray:

@@ -103,6 +103,7 @@ def augment_command(
     ratios: str,
     split_column: str,
     split_file: str | None,
+    train_share: float,
     seed: int,
     out: str,
     resume: bool,
@@ -122,7 +123,7 @@ def augment_command(
     chosen["filters"] = filter_specs(chosen["filters"])
     # Validate everything the user typed before any data is read.
     settings = AugmentSettings(**chosen).resolved()
-    spec = split_spec(split_protocol, ratios, split_column, split_file)
+    spec = split_spec(split_protocol, ratios, split_column, split_file, train_share)
     plan = AugmentPlan(data=data_spec(**given), split=spec, seed=seed, augment=settings)
     done = augment(
         Path(out),

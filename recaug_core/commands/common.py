@@ -130,13 +130,23 @@ def split_options(func: F) -> F:
             type=click.Path(dir_okay=False),
             help="For --split given: a CSV file of user_id,item_id,split instead of a column.",
         ),
+        click.option(
+            "--train-share",
+            type=click.FloatRange(0.0, 1.0, min_open=True),
+            default=1.0,
+            show_default=True,
+            help="Keep this random share of each user's training rows (at least one), "
+            "validation and test untouched: a sparser copy of the data.",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
 
 
-def split_spec(protocol: str, ratios: str, column: str, file: str | None = None) -> Any:
+def split_spec(
+    protocol: str, ratios: str, column: str, file: str | None = None, train_share: float = 1.0
+) -> Any:
     from pathlib import Path
 
     from pydantic import ValidationError
@@ -148,7 +158,12 @@ def split_spec(protocol: str, ratios: str, column: str, file: str | None = None)
         raise RecaugError(f"--split-file {file}: it gives the split, so add --split given")
     try:
         shares = tuple(float(x) for x in ratios.split(","))
-        spec = SplitSpec(protocol=protocol, ratios=shares, column=column)  # type: ignore[arg-type]
+        spec = SplitSpec(
+            protocol=protocol,  # type: ignore[arg-type]
+            ratios=shares,  # type: ignore[arg-type]
+            column=column,
+            train_share=train_share,
+        )
     except (ValueError, ValidationError):
         raise RecaugError(
             f"--ratios {ratios!r}: expected three shares like 0.8,0.1,0.1 that sum to 1"

@@ -99,6 +99,7 @@ def evaluate_command(
     ratios: str,
     split_column: str,
     split_file: str | None,
+    train_share: float,
     mixed_precision: str,
     as_json: bool,
     **data_args: Any,
@@ -131,7 +132,7 @@ def evaluate_command(
             merge=merge,
         )
     else:
-        spec = split_spec(split_protocol, ratios, split_column, split_file)
+        spec = split_spec(split_protocol, ratios, split_column, split_file, train_share)
         dataset = load_from_cli(**data_args).dataset
         result = evaluate_baseline(
             dataset,

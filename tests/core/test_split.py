@@ -179,3 +179,54 @@ def test_a_fingerprint_without_a_split_file_is_unchanged():
         "ratios": (0.8, 0.1, 0.1),
         "column": "split",
     }
+
+
+def test_train_share_thins_training_rows_only():
+    from recaug_core.testing import tiny_dataset
+
+    data = tiny_dataset()
+    full = split_dataset(data, SplitSpec(), seed=4)
+    thin = split_dataset(data, SplitSpec(train_share=0.2), seed=4)
+    assert thin.valid.interactions.equals(full.valid.interactions)
+    assert thin.test.interactions.equals(full.test.interactions)
+    full_lengths = full.train.user_lengths()
+    thin_lengths = thin.train.user_lengths()
+    have = full_lengths > 0
+    assert (thin_lengths[have] >= 1).all()  # every user keeps at least one training row
+    expected = np.maximum(1, np.round(full_lengths[have] * 0.2))
+    assert (thin_lengths[have] == expected).all()
+    kept = set(
+        zip(*(thin.train.interactions.column(c).to_pylist() for c in ("user_id", "item_id")))
+    )
+    every = set(
+        zip(*(full.train.interactions.column(c).to_pylist() for c in ("user_id", "item_id")))
+    )
+    assert kept <= every
+    assert thin.info()["train_share"] == 0.2 and "train_share" not in full.info()
+    again = split_dataset(data, SplitSpec(train_share=0.2), seed=4)
+    assert again.train.interactions.equals(thin.train.interactions)
+
+
+def test_train_share_from_the_command_line(recaug):
+    import json
+
+    result = recaug(
+        "evaluate",
+        "demo",
+        "-s",
+        "users=150",
+        "-s",
+        "items=80",
+        "-s",
+        "interactions=2500",
+        "--backend",
+        "pop",
+        "--train-share",
+        "0.5",
+        "--json",
+    )
+    assert result.code == 0, result.err
+    split = json.loads(result.out)["split"]
+    assert split["train_share"] == 0.5
+    bad = recaug("evaluate", "--backend", "pop", "--train-share", "0")
+    assert bad.code == 2 and "--train-share" in bad.err
