@@ -59,6 +59,16 @@ def test_the_choice_is_the_best_validation_candidate_and_its_test_figures(select
     assert "test rows untouched until now" in result.err
 
 
+def test_the_report_says_what_was_tried_and_chosen(selected):
+    out, _, _ = selected
+    md = (out / "report.md").read_text()
+    section = md.split("## Validation-selected arms")[1].split("\n## ")[0]
+    assert "Test rows played no part in the choice" in section
+    assert "no augmentation (the baseline's model)" in section
+    assert "target=all merge=weighted:weight=0.3" in section and "search cost" in section
+    assert "| light | toy | weighted:weight=0.5 |" in md  # the Arms table names the merge
+
+
 def test_candidates_differing_only_in_merge_share_one_augmentation(selected):
     out, _, _ = selected
     folders = sorted(p.name for p in (out / "arms/tuned/seed-0").glob("candidate-*"))
