@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from recaug_core.errors import OptionsError, shown
+from recaug_core.errors import OptionsError, shown, unknown_name_message
 from recaug_core.kinds import KINDS
 
 if TYPE_CHECKING:
@@ -92,16 +92,50 @@ def parse_pairs(pairs: Iterable[str]) -> dict[str, str]:
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """``NAME[:key=value,...]`` (a filter on the command line or in an experiment file) ->
-    (name, options); ValueError saying what is wrong otherwise."""
+    """``NAME[:key=value,...]`` (a component and its options, on the command line or in an
+    experiment file) -> (name, options); ValueError saying what is wrong otherwise.
+
+    A comma separates options, except inside quotes (``file="a,b.csv"``) and before a part
+    without ``=``, which continues the value: ``ops=crop,mask`` is one list option, and a path
+    such as ``file=a,b.csv`` needs no quotes.
+    """
     name, _, rest = spec.partition(":")
-    try:
-        options = parse_pairs(p.strip() for p in rest.split(",") if p.strip())
-    except ValueError:
-        raise ValueError("expected NAME or NAME:key=value,key=value") from None
     if not name.strip():
         raise ValueError("missing the name before ':'")
+    pairs: list[str] = []
+    for part in _split_options(rest):
+        if "=" in part or not pairs:
+            pairs.append(part)
+        else:
+            pairs[-1] += "," + part
+    try:
+        options = parse_pairs(p for p in pairs if p.strip())
+    except ValueError:
+        raise ValueError("expected NAME or NAME:key=value,key=value") from None
     return name.strip(), options
+
+
+def _split_options(text: str) -> list[str]:
+    """``a=1,file="x,y.csv"`` -> ``["a=1", "file=x,y.csv"]``: commas outside quotes split;
+    a value that starts with a quote runs to the same quote, which is dropped."""
+    parts, current, i = [], "", 0
+    while i < len(text):
+        char = text[i]
+        if char in "\"'" and current.rstrip().endswith("=") and not current.strip().startswith("="):
+            end = text.find(char, i + 1)
+            if end < 0:
+                raise ValueError(f"unclosed {char} in {text!r}")
+            current = current.rstrip() + text[i + 1 : end]
+            i = end + 1
+            continue
+        if char == ",":
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+        i += 1
+    parts.append(current)
+    return [part for part in parts if part.strip()]
 
 
 OptionsModel = Options  # the base, named so that Component's `Options` attribute cannot shadow it
@@ -139,14 +173,84 @@ class Component:
 
 
 def _describe_validation_error(cls: type[Component], exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(options)"
+    errors = exc.errors()
+    first = errors[0]
+    key = str(first["loc"][0]) if first["loc"] else "(options)"
     who = f"{cls.kind} '{getattr(cls, 'name', cls.__name__)}'"
-    valid = ", ".join(sorted(cls.Options.model_fields)) or "none"
+    fields = sorted(cls.Options.model_fields)
     if first["type"] == "extra_forbidden":
-        return f"unknown option {shown(key)} for {who}; valid options: {valid}"
-    message = first["msg"].removeprefix("Value error, ")
-    return f"option '{key}' of {who}: {message} (got {shown(first.get('input'))})"
+        return unknown_name_message(f"option {shown(key)} for {who}", key, fields, "valid options")
+    # pydantic reports one error per member of a union (``max_head_share.float``, then
+    # ``max_head_share.literal['real']``): together they say what the option accepts
+    same = [e for e in errors if e["loc"][:1] == first["loc"][:1]]
+    item = first["loc"][1] if len(first["loc"]) > 1 and isinstance(first["loc"][1], int) else None
+    if item is not None:
+        same = [first]
+    wanted = _join_alternatives([_expectation(e) for e in same])
+    where = f"option '{key}' of {who}" + ("" if item is None else f", value {item + 1},")
+    return f"{where} {wanted} (got {typed(first.get('input'))})"
+
+
+def _expectation(error: Mapping[str, Any]) -> str:
+    """What a pydantic error says the value should be, as the end of a sentence."""
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if kind == "value_error":  # a validator's own words ("must be between 0 and 1")
+        said = str(ctx.get("error", error["msg"])).removeprefix("Value error, ").rstrip(".")
+        return said if said.startswith(("must ", "should ", "needs ")) else f"is not valid: {said}"
+    words = {
+        "float_parsing": "a number",
+        "float_type": "a number",
+        "int_parsing": "a whole number",
+        "int_type": "a whole number",
+        "int_from_float": "a whole number",
+        "bool_parsing": "true or false",
+        "bool_type": "true or false",
+        "string_type": "text",
+        "literal_error": f"one of {ctx.get('expected')}",
+        "enum": f"one of {ctx.get('expected')}",
+        "greater_than_equal": f"at least {_bound(ctx.get('ge'))}",
+        "greater_than": f"greater than {_bound(ctx.get('gt'))}",
+        "less_than_equal": f"at most {_bound(ctx.get('le'))}",
+        "less_than": f"less than {_bound(ctx.get('lt'))}",
+        "finite_number": "a finite number",
+        "list_type": "a list (a,b,c)",
+    }
+    if kind in words:
+        return f"must be {words[kind]}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message[0].lower() + message[1:] if message.startswith("Input should") else message
+
+
+def _bound(value: Any) -> str:
+    """A limit as written in the options (``1``, not ``1.0``)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _join_alternatives(parts: list[str]) -> str:
+    """``must be a number`` + ``must be one of 'real'`` -> ``must be a number or 'real'``."""
+    distinct = list(dict.fromkeys(parts))
+    if len(distinct) == 1:
+        return distinct[0]
+    plain = [p.removeprefix("must be ").removeprefix("one of ") for p in distinct]
+    return "must be " + " or ".join(plain)
+
+
+def typed(value: Any) -> str:
+    """A value as the user typed it: ``-1`` (not ``'-1'``) for a number given as text."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return shown(value)
+        return value
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return shown(value)
 
 
 class DataSource(Component):

@@ -134,8 +134,8 @@ def _eval_cache(job: Job, backend: Backend, arm: str, seed: int, settings: Any) 
     cache = confined(job.out, "arms", arm, f"seed-{seed}", "eval", f"{backend.key}.json")
     if cache.exists() and _cached(cache).get("settings") != settings:
         raise RecaugError(
-            f"backend '{backend.key}': {cache} was computed with other settings; "
-            "give the backend another label or choose another --out"
+            f"backend '{backend.key}': {cache} was computed with other settings; give the "
+            "backend another label, delete that file to evaluate again, or choose another --out"
         )
     return cache
 

@@ -62,17 +62,21 @@ def augment(
     *,
     command: list[str],
     resume: bool,
+    force: bool = False,
     mixed_precision: str = "no",
     contained: bool = False,
     fidelity: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> Augmentation:
     """Augment into ``folder`` as ``plan`` says (its settings resolved). ``contained`` puts
-    every ``*_dir`` option inside the folder; ``fidelity`` records the fidelity figures."""
+    every ``*_dir`` option inside the folder; ``fidelity`` records the fidelity figures.
+    ``force`` deletes an unfinished run of any settings first; with ``resume``, a failed run
+    of other settings (or one that never finished generating) is replaced, and one whose
+    filters alone differ is filtered again (``OutputFolder.open``)."""
     from recaug_core.fidelity import fidelity_summary
 
     output = OutputFolder(folder, AugmentManifest)
-    resuming = output.open(plan, resume=resume, command=command)
+    resuming = output.open(plan, resume=resume, command=command, force=force, replace_unusable=True)
     try:
         if resuming and output.done:
             return Augmentation(output.manifest, None, output.writer)

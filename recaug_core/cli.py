@@ -14,7 +14,7 @@ import traceback
 import click
 
 from recaug_core import __version__
-from recaug_core.errors import RecaugError
+from recaug_core.errors import Interrupted, RecaugError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,11 +67,11 @@ def invoke(argv: list[str] | None = None) -> int:
         message = " ".join(exc.format_message().split())
         click.echo(f"error: {message.rstrip('.') if hint else message}{hint}", err=True)
         return 2
-    except click.Abort:
-        click.echo("aborted", err=True)
-        return 130
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+    except (click.Abort, KeyboardInterrupt) as exc:
+        # click turns Ctrl-C into Abort; a command's Interrupted says how to continue
+        cause = exc.__cause__ or exc.__context__
+        said = next((str(e) for e in (exc, cause) if isinstance(e, Interrupted)), "")
+        click.echo(said or "interrupted", err=True)
         return 130
     except RecaugError as exc:
         if _debug():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 SHOWN_CHARACTERS = 60
 
 
@@ -13,6 +16,22 @@ def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
         return text
     size = f" ({len(value):,} characters)" if isinstance(value, (str, bytes)) else ""
     return f"{text[: limit - 3]}...{size}"
+
+
+def unknown_name_message(
+    what: str, name: str, known: Iterable[str], label: str, guess: str | None = None
+) -> str:
+    """``unknown option 'epoch' for strategy 'x'; did you mean 'epochs'? (valid options:
+    ...)``: the closest known names (difflib, or one the name begins) first, then all.
+    ``guess`` is the caller's own better guess, used when no known name is close."""
+    names = sorted(known)
+    close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
+    # a prefix ("lora" for "lora-gen") is as good a guess as a near spelling
+    close += [n for n in names if name and n.startswith(name) and n not in close][:1]
+    if close:
+        guess = " or ".join(f"'{c}'" for c in close[:2])
+    hint = f"; did you mean {guess}?" if guess else ""
+    return f"unknown {what}{hint} ({label}: {', '.join(names) or 'none'})"
 
 
 class RecaugError(Exception):
@@ -77,3 +96,8 @@ class PluginFailure(PluginError):
         super().__init__(message)
         self.component = component
         self.stage = stage
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what the user can do next (``run the same command with --resume``): the
+    CLI prints the message and exits with code 130."""

@@ -103,7 +103,8 @@ def run_experiment(
     except OtherSettings as exc:
         raise RecaugError(
             f"--out {out} holds an experiment with another {' and '.join(exc.changed)}; its "
-            "results would not be comparable, so choose another folder"
+            "results would not be comparable, so choose another folder (or delete that one "
+            "if you no longer need its results)"
         ) from None
     clock = Clock(folder)
     try:
@@ -304,10 +305,12 @@ def _augment(
             fidelity=True,
             log=lambda message: echo(f"{tag}: {message}"),
         )
-    except OtherSettings:
+    except OtherSettings as exc:
         raise RecaugError(
-            f"arm '{arm.name}': {folder} holds results of other settings for this arm; "
-            "rename the arm or choose another --out"
+            f"arm '{arm.name}': {folder} holds this arm's augmentation with other settings "
+            f"({', '.join(exc.changed)} differ); delete that folder to redo the arm with the "
+            "new settings (everything else in --out stays cached), rename the arm, or choose "
+            "another --out"
         ) from None
     except RecaugError as exc:
         if exc.stage is None:

@@ -18,7 +18,7 @@ from recaug_core.data import Dataset
 from recaug_core.errors import DataError, RecaugError, shown
 from recaug_core.registry import announce, call_plugin, get_registry, plugin_failure
 from recaug_core.runtime import activity
-from recaug_core.schema import REAL
+from recaug_core.schema import REAL, STANDARD_COLUMNS
 from recaug_core.settings import DataSpec
 
 
@@ -92,6 +92,7 @@ def load_data(
     if not isinstance(dataset, Dataset):
         raise plugin_failure(reader, "load", f"returned {type(dataset).__name__}, not a Dataset")
     check_provenance(dataset, ref)
+    note_unread_times(dataset, ref, cls)
     loaded = time.perf_counter()
     with activity(f"cleaning {len(dataset):,} interactions"):
         dataset, report = clean(dataset, clean_options)
@@ -124,6 +125,47 @@ def _size(ref: str) -> str:
         if size < 1000 or unit == "GB":
             break
     return f" ({size:.1f} {unit})"
+
+
+TIME_WORDS = {"time", "timestamp", "date", "datetime", "when", "ts", "day", "created", "updated"}
+
+
+def note_unread_times(dataset: Dataset, ref: str, source: type[DataSource]) -> None:
+    """Data without times whose extra columns look like times (by name, or text that reads
+    as ISO dates) is announced: silently, temporal splits would be unavailable and nobody
+    would know why."""
+    table = dataset.interactions
+    if table.column("timestamp").null_count < table.num_rows:
+        return
+    extra = [c for c in table.column_names if c not in STANDARD_COLUMNS]
+    looks = [c for c in extra if _time_like(c, table.column(c))]
+    if not looks:
+        return
+    how = ""
+    if "timestamp" in source.Options.model_fields:
+        how = f"; to use it pass the source option timestamp={looks[0]} (-s timestamp={looks[0]})"
+    announce(
+        f"{ref}: no time column was recognised, so the data has no times (temporal splits "
+        f"need them); column '{looks[0]}' looks like one{how}"
+    )
+
+
+def _time_like(name: str, column: pa.ChunkedArray) -> bool:
+    words = set(name.lower().replace("-", "_").replace(" ", "_").split("_"))
+    if words & TIME_WORDS:
+        return True
+    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+        return True
+    if not pa.types.is_string(column.type):
+        return False
+    sample = column.drop_null().slice(0, 100)
+    if len(sample) == 0:
+        return False
+    try:
+        sample.cast(pa.timestamp("s"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
 
 
 def check_provenance(dataset: Dataset, ref: str) -> None:

@@ -22,10 +22,14 @@ from recaug_core.files import (
     write_json,
     write_parquet,
 )
-from recaug_core.manifest import MANIFEST, M, raw_manifest, read_manifest
+from recaug_core.manifest import MANIFEST, M, Manifest, raw_manifest, read_manifest
+from recaug_core.registry import announce
 
 # how messages name the fingerprint's parts
 LABELS = {"options": "strategy options", "augment": "augmentation settings"}
+# settings that act only after generation: a run that generated keeps its rows when they change
+REFILTERED = {"filters", "dedupe"}
+STAGE_WORDS = {"generate": "generating", "load": "loading the data"}
 _TRACKED_PACKAGES = (
     "recaug",
     "numpy",
@@ -95,8 +99,21 @@ class OutputFolder(Generic[M]):
             raise RuntimeError(f"{self.path}: the folder is not open")
         return self._manifest
 
-    def open(self, fingerprint: BaseModel, *, resume: bool, command: list[str]) -> bool:
-        """Prepare the folder; returns True when resuming earlier work in it."""
+    def open(
+        self,
+        fingerprint: BaseModel,
+        *,
+        resume: bool,
+        command: list[str],
+        force: bool = False,
+        replace_unusable: bool = False,
+    ) -> bool:
+        """Prepare the folder; returns True when resuming earlier work in it.
+
+        ``force`` deletes an unfinished or failed run of any settings and starts afresh (a
+        finished run is never deleted). ``replace_unusable``: with ``resume``, an earlier run
+        of other settings that failed or never finished generating holds nothing these
+        settings can use, so it is replaced (announced) instead of refused."""
         if self.path.exists() and not self.path.is_dir():
             raise RecaugError(f"--out {self.path} is a file, not a folder")
         if not self.writer:
@@ -105,7 +122,7 @@ class OutputFolder(Generic[M]):
             self.created = not self.path.exists()
             self.lock.acquire()  # before looking, so two starts cannot both see an empty folder
             try:
-                resuming = self._check_existing(fingerprint, resume)
+                resuming = self._check_existing(fingerprint, resume, force, replace_unusable)
             except BaseException:
                 self.lock.release()
                 raise
@@ -130,7 +147,9 @@ class OutputFolder(Generic[M]):
                 self._manifest = read_manifest(self.path, self.kind)
         return resume and self._manifest is not None
 
-    def _check_existing(self, fingerprint: BaseModel, resume: bool) -> bool:
+    def _check_existing(
+        self, fingerprint: BaseModel, resume: bool, force: bool, replace_unusable: bool
+    ) -> bool:
         entries = (
             [p for p in self.path.iterdir() if p.name != ".lock"] if self.path.exists() else []
         )
@@ -148,27 +167,88 @@ class OutputFolder(Generic[M]):
             # gone): nothing to resume, start afresh.
             return False
         manifest = self._manifest = read_manifest(self.path, self.kind)
+        state = self._state(manifest)
+        if force:
+            if manifest.status == "done":
+                raise RecaugError(
+                    f"--out {self.path} holds a finished run, which --force never deletes; "
+                    "choose another folder, or delete this one yourself if you no longer need it"
+                )
+            self._clear(f"--force: deleted the {state} in {self.path}; starting afresh")
+            return False
         if not resume:
             if manifest.status == "done":
                 raise RecaugError(
                     f"--out {self.path} already holds a finished run; choose another folder "
-                    "(recaug never overwrites a run)"
+                    "(recaug never overwrites a run), or delete it first if you no longer need it"
                 )
             raise RecaugError(
-                f"--out {self.path} holds an unfinished run; pass --resume to continue it "
-                "or choose another folder"
+                f"--out {self.path} holds an {state}; pass --resume to continue it, --force to "
+                "delete it and start afresh, or choose another folder"
             )
         changed = differences(
             with_current_defaults(manifest.fingerprint).model_dump(mode="json"),
             fingerprint.model_dump(mode="json"),
         )
-        if changed:
-            raise OtherSettings(
-                f"--resume: the run in {self.path} was started with other settings "
-                f"({', '.join(changed)} differ); rerun with the same settings or another --out",
-                changed,
+        if not changed:
+            return True
+        generated = bool(manifest.stages.get("generate"))
+        if manifest.status != "done" and generated and set(changed) <= REFILTERED:
+            # only what happens after generation changed: the generated rows still hold
+            manifest.fingerprint = fingerprint
+            manifest.status, manifest.error = "running", None
+            self.save()
+            announce(
+                f"{self.path}: continuing the {state} with other {' and '.join(changed)}; "
+                "its generated rows are filtered again"
             )
-        return True
+            return True
+        if (
+            replace_unusable
+            and manifest.status != "done"
+            and (manifest.status == "failed" or not generated)
+        ):
+            self._clear(
+                f"{self.path} held an {state} of other settings ({', '.join(changed)} differ), "
+                "which nothing here can use; starting afresh with these settings"
+            )
+            return False
+        hint = "rerun with the same settings or choose another --out"
+        if manifest.status != "done":
+            hint += ", or pass --force instead of --resume to delete it and start afresh"
+        raise OtherSettings(
+            f"--resume: the run in {self.path} was started with other settings "
+            f"({', '.join(changed)} differ); {hint}",
+            changed,
+        )
+
+    @staticmethod
+    def _state(manifest: Manifest) -> str:
+        """``unfinished run (failed in generate: ...)``: how far a run got, for messages."""
+        if manifest.status == "done":
+            return "finished run"
+        if manifest.status == "failed":
+            reason = (manifest.error or "").split(": ", 1)[-1]
+            cut = reason if len(reason) <= 120 else reason[:117] + "..."
+            return f"unfinished run (it failed: {cut})" if cut else "unfinished run (it failed)"
+        done = [STAGE_WORDS.get(name, name) for name, f in manifest.stages.items() if f.get("done")]
+        return (
+            f"unfinished run (interrupted after {', '.join(done)})"
+            if done
+            else ("unfinished run (interrupted)")
+        )
+
+    def _clear(self, notice: str) -> None:
+        """Delete everything an earlier run left in the folder (not our lock)."""
+        for entry in self.path.iterdir():
+            if entry.name == ".lock":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        self._manifest = None
+        announce(notice)
 
     @property
     def done(self) -> bool:

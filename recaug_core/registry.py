@@ -23,6 +23,7 @@ import difflib
 import os
 import sys
 import traceback
+import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -32,7 +33,13 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from recaug_core import hookspecs
-from recaug_core.errors import PluginError, PluginFailure, RecaugError
+from recaug_core.errors import (
+    PluginError,
+    PluginFailure,
+    RecaugError,
+    shown,
+    unknown_name_message,
+)
 from recaug_core.kinds import KINDS
 from recaug_core.sandbox import exit_description, plugin_code, slow_notice
 
@@ -246,10 +253,21 @@ class PluginRegistry:
         if clash:
             raise PluginError(_conflict_message(kind, name, clash))
         if name not in table:
-            known = ", ".join(sorted(table)) or "none"
-            hint = self._broken_hint()
-            raise PluginError(f"unknown {KINDS[kind].singular} '{name}'; available: {known}{hint}")
+            what = f"{KINDS[kind].singular} {shown(name)}"
+            guess = self._option_value_guess(kind, name)
+            message = unknown_name_message(what, name, table, "available", guess)
+            raise PluginError(message + self._broken_hint())
         return table[name].cls
+
+    def _option_value_guess(self, kind: str, name: str) -> str | None:
+        """``backend 'embedding' with option model=lightgcn``: a name typed where a
+        component was expected may be a value one of them takes for an option."""
+        for component, reg in sorted(self.components(kind).items()):
+            for key, info in reg.cls.Options.model_fields.items():
+                if name in _literal_values(info.annotation):
+                    singular = KINDS[kind].singular
+                    return f"{singular} '{component}' with option {key}={name}"
+        return None
 
     def _broken_hint(self) -> str:
         broken = [info.name for info in self.infos.values() if info.error]
@@ -294,6 +312,16 @@ class PluginRegistry:
     def is_bundled(self, plugin: str) -> bool:
         info = self.infos.get(plugin)
         return info is not None and info.bundled
+
+
+def _literal_values(annotation: Any) -> set[Any]:
+    """The values a ``Literal[...]`` annotation (possibly inside a union) allows."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return set(typing.get_args(annotation))
+    found: set[Any] = set()
+    for arg in typing.get_args(annotation):
+        found |= _literal_values(arg)
+    return found
 
 
 def announce(message: str) -> None:

@@ -155,6 +155,11 @@ def _cast_column(
     )
     if pa.types.is_integer(target) and isinstance(value, (int, float)):
         kind = f"a whole number within the range of {target}"  # a number, but 1.5 or 1e300
+    elif name == "timestamp":
+        kind = (
+            "a time: give seconds since 1970 (another unit with the source option time_unit) "
+            "or ISO-8601 text such as 2020-01-03 or 2020-01-03T10:00:00"
+        )
     raise DataError(
         f"value {shown(value)} is not {kind}",
         column=name,

@@ -111,7 +111,25 @@ def column_mapping(
             found = find_alias(names, standard)
             if found is not None and found not in mapping:
                 mapping[found] = standard
+    _require_ids(names, mapping, file)
     return mapping
+
+
+def _require_ids(names: list[str], mapping: Mapping[str, str], file: str | None) -> None:
+    """Without a user or an item column nothing can be read: say which option names it."""
+    found = set(mapping.values()) | set(names)
+    for standard in ("user_id", "item_id"):
+        if standard in found:
+            continue
+        option = standard.removesuffix("_id")
+        present = ", ".join(names) or "none"
+        raise DataError(
+            f"no {option} column among the columns {present!r}; name it with the source "
+            f"option {option}=COLUMN (-s {option}=COLUMN on the command line, options = "
+            f'{{ {option} = "COLUMN" }} under [dataset] in an experiment file); the column '
+            "options are user, item, rating and timestamp",
+            file=file,
+        )
 
 
 def rename(table: pa.Table, mapping: Mapping[str, str]) -> pa.Table:

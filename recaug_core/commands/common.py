@@ -32,7 +32,9 @@ def data_options(func: F) -> F:
     decorators = [
         click.argument("data", default=None, required=False),
         click.option(
-            "--source", metavar="NAME", help="Read DATA with this source (default: detect)."
+            "--source",
+            metavar="NAME[:K=V,...]",
+            help="Read DATA with this source (default: detect), with options after ':'.",
         ),
         click.option(
             "-s",
@@ -40,7 +42,8 @@ def data_options(func: F) -> F:
             "source_options",
             multiple=True,
             metavar="KEY=VALUE",
-            help="An option of the data source (e.g. -s user=userId). Repeatable.",
+            help="An option of the data source (e.g. -s user=userId); works with a detected "
+            "source too. Repeatable.",
         ),
         click.option(
             "--min-rating",
@@ -84,10 +87,11 @@ def data_spec(
         clean = CleanOptions(keep_repeats=keep_repeats, min_rating=min_rating, kcore=kcore)
     except ValidationError:
         raise RecaugError(f"--min-rating {min_rating}: expected a finite number") from None
+    name, options = (None, {}) if source is None else named_options(source, "--source")
     return DataSpec(
         ref=data or "demo",
-        source=source,
-        options=option_pairs(source_options, "--source-option"),
+        source=name,
+        options=options | option_pairs(source_options, "--source-option"),
         clean=clean,
     )
 
@@ -183,6 +187,18 @@ def option_pairs(pairs: tuple[str, ...] | list[str], option: str) -> dict[str, s
         raise RecaugError(f"{option} {exc}") from None
 
 
+def named_options(spec: str, option: str) -> tuple[str, dict[str, str]]:
+    """``NAME[:key=value,...]`` given to ``option`` (``--strategy``, ``--filter``, ...):
+    the syntax every component accepts on the command line."""
+    from recaug_core.api import parse_spec
+    from recaug_core.errors import RecaugError
+
+    try:
+        return parse_spec(spec)
+    except ValueError as exc:
+        raise RecaugError(f"{option} {spec!r}: {exc}") from None
+
+
 def invoked_command() -> list[str]:
     """The command line being run, as `recaug.cli.invoke` put it in the click context (for
     run manifests)."""
@@ -191,6 +207,17 @@ def invoked_command() -> list[str]:
     if root is not None and isinstance(root.obj, list):
         return list(root.obj)
     return list(sys.argv)
+
+
+def continue_command(flag: str | None = None) -> str:
+    """The command line being run, ready to paste (with ``flag`` added if it is missing): what
+    an interrupted command tells the user to run to continue."""
+    import shlex
+
+    args = invoked_command()
+    if flag is not None and flag not in args:
+        args.append(flag)
+    return shlex.join(args)
 
 
 def echo_json(obj: Any) -> None:

@@ -48,5 +48,9 @@ def info_command(as_json: bool, **data_args: Any) -> None:
         )
     if summary["time"]:
         click.echo(f"  time  {summary['time']['first']} .. {summary['time']['last']}")
+    else:
+        click.echo("  time  none (no time column: temporal splits are unavailable)")
     click.echo(f"  item text columns  {', '.join(summary['item_text_columns']) or 'none'}")
     click.echo(f"  user columns  {', '.join(summary['user_columns']) or 'none'}")
+    if summary["extra_columns"]:
+        click.echo(f"  other interaction columns  {', '.join(summary['extra_columns'])}")

@@ -12,6 +12,7 @@ from recaug_core.commands.common import (
     data_options,
     echo_json,
     load_from_cli,
+    named_options,
     option_pairs,
     split_options,
     split_spec,
@@ -49,8 +50,8 @@ def parse_ks(text: str) -> tuple[int, ...]:
     "--backend",
     default=DEFAULT_BACKEND,
     show_default=True,
-    metavar="NAME",
-    help="Recommender backend (see `recaug list backends`).",
+    metavar="NAME[:K=V,...]",
+    help="Recommender backend (see `recaug list backends`), with options after ':'.",
 )
 @click.option(
     "-o",
@@ -58,7 +59,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
     "options",
     multiple=True,
     metavar="KEY=VALUE",
-    help="A backend option. Repeatable.",
+    help="A backend option (the same as NAME:KEY=VALUE). Repeatable.",
 )
 @click.option(
     "--merge",
@@ -112,9 +113,10 @@ def evaluate_command(
     from recaug_core.registry import get_registry
 
     ks = parse_ks(k_text)
+    backend, given_options = named_options(backend, "--backend")
     backend_cls = get_registry().get("backends", backend)
     assert issubclass(backend_cls, Recommender)
-    backend_options = backend_cls.parse_options(option_pairs(options, "--option"))
+    backend_options = backend_cls.parse_options(given_options | option_pairs(options, "--option"))
     merge = MergePolicy.parse(merge_spec)
     if augmented_dir is None and merge.policy != "concat":
         raise RecaugError("--merge applies to synthetic rows: give --augmented DIR with it")

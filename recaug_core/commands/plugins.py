@@ -63,10 +63,40 @@ def list_command(kind: str, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
+    click.echo(f"{USAGE[kind]}\n")
     for row in rows:
         click.echo(f"{row['name']}  ({row['plugin']})  {row['description']}")
-        for key, prop in row["options"].get("properties", {}).items():
-            default = prop.get("default")
-            shown = f" = {default!r}" if "default" in prop else ""
-            help_text = f"  {prop['description']}" if prop.get("description") else ""
-            click.echo(f"    -o {key}{shown}{help_text}")
+        fields = table[row["name"]].cls.Options.model_fields
+        for key, info in fields.items():
+            help_text = f"  {info.description}" if info.description else ""
+            click.echo(f"    {_as_typed(key, info)}{help_text}")
+
+
+# How options are written for each kind: the option lines below it read KEY=DEFAULT.
+USAGE = {
+    "sources": "options: recaug ... DATA --source NAME:KEY=VALUE,... or -s KEY=VALUE; "
+    'experiment file: [dataset] source = "NAME", options = { KEY = VALUE }',
+    "strategies": "options: recaug augment --strategy NAME:KEY=VALUE,... or -o KEY=VALUE; "
+    'experiment file: strategy = "NAME", options = { KEY = VALUE }',
+    "filters": "options: recaug augment --filter NAME:KEY=VALUE,...; "
+    'experiment file: filters = ["NAME:KEY=VALUE,..."]',
+    "backends": "options: recaug evaluate --backend NAME:KEY=VALUE,... or -o KEY=VALUE; "
+    'experiment file: [[backends]] name = "NAME", options = { KEY = VALUE }',
+}
+
+
+def _as_typed(key: str, info: Any) -> str:
+    """An option with its default as it is typed: ``ops=crop,mask``, ``check_parent=true``."""
+    if info.is_required():
+        return f"{key}  (required)"
+    default = info.get_default(call_default_factory=True)
+    if default is None:
+        return f"{key}  (unset)"
+    if isinstance(default, bool):
+        return f"{key}={str(default).lower()}"
+    if isinstance(default, (list, tuple)):
+        return f"{key}={','.join(map(str, default))}" if default else f"{key}  (empty)"
+    if isinstance(default, dict):
+        pairs = ";".join(f"{k}={v}" for k, v in default.items())
+        return f"{key}={pairs}" if pairs else f"{key}  (empty)"
+    return f"{key}={default}" if default != "" else f"{key}=''"

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from recaug_core.commands.common import folder_to_write
+from recaug_core.commands.common import echo_json, folder_to_write
 
 # A partial report is rendered after a finished arm and seed at most this often: figures cost
 # a second or two, and a short experiment needs no report before its end.
@@ -58,8 +58,19 @@ class PartialReports:
     "then runs on several datasets.",
 )
 @click.option("--no-report", is_flag=True, help="Write results.json/csv only, no report.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the verdict, each arm's change per metric and the files written as JSON.",
+)
 def run_command(
-    experiment_file: str, out: str, mixed_precision: str, data_ref: str | None, no_report: bool
+    experiment_file: str,
+    out: str,
+    mixed_precision: str,
+    data_ref: str | None,
+    no_report: bool,
+    as_json: bool,
 ) -> None:
     """Compare a baseline with augmentation arms over several seeds; write a report.
 
@@ -69,8 +80,8 @@ def run_command(
     """
     import os
 
-    from recaug_core.commands.common import invoked_command
-    from recaug_core.errors import RecaugError
+    from recaug_core.commands.common import continue_command, invoked_command
+    from recaug_core.errors import Interrupted, RecaugError
     from recaug_core.experiment import run_experiment
     from recaug_core.experiment_file import load_experiment
     from recaug_core.report import render, verdict_of
@@ -87,16 +98,47 @@ def run_command(
         click.echo(message, err=True)
 
     checkpoint = None if no_report else PartialReports(out_dir, render)
-    results = run_experiment(
-        experiment, out_dir, echo, invoked_command(), mixed_precision, checkpoint
-    )
+    try:
+        results = run_experiment(
+            experiment, out_dir, echo, invoked_command(), mixed_precision, checkpoint
+        )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted; {out_dir} keeps every finished arm and seed: to continue, run "
+            f"the same command again: {continue_command()}"
+        ) from None
     if not no_report:
         render(out_dir, results)
         echo(f"report: {out_dir / 'report.md'} and {out_dir / 'report.html'}")
-    echo(verdict_of(results).sentence)
+    verdict = verdict_of(results)
     failures = results.failed_arms()
-    for arm, stage, error in failures:
-        echo(f"arm '{arm}' failed in {stage}: {error}")
-    click.echo(str(out_dir / "results.json"))
+    if as_json:
+        echo_json(_as_json(out_dir, results, verdict, failures, not no_report))
+    else:
+        echo(verdict.sentence)
+        for arm, stage, error in failures:
+            echo(f"arm '{arm}' failed in {stage}: {error}")
+        click.echo(str(out_dir / "results.json"))
     if failures:
         raise click.exceptions.Exit(1)
+
+
+def _as_json(
+    out: Path, results: Any, verdict: Any, failures: list[tuple[str, str, str]], report: bool
+) -> dict[str, Any]:
+    """What `recaug run --json` prints: enough to act on without opening results.json."""
+    return {
+        "results": str(out / "results.json"),
+        "report": [str(out / "report.md"), str(out / "report.html")] if report else None,
+        "verdict": {
+            "sentence": verdict.sentence,
+            "helped": verdict.helped,
+            "hurt": verdict.hurt,
+            "mixed": verdict.mixed,
+            "no_difference": verdict.no_difference,
+            "untested": verdict.untested,
+        },
+        "failed_arms": [{"arm": a, "stage": s, "error": e} for a, s, e in failures],
+        "summary": results.model_dump(mode="json")["summary"],
+        "timings": results.timings,
+    }

@@ -207,3 +207,87 @@ def test_budget_and_filters_on_the_command_line(tmp_path, recaug, toy_plugin):
         "augment", *SMALL, "--strategy", "toy", "--filter", "dedupe:x", "--out", tmp_path / "r3"
     )
     assert malformed.code == 2 and "NAME:key=value" in malformed.err
+
+
+TOY = ("augment", *SMALL, "--strategy", "toy")
+
+
+def _as_left_by(run_dir, status):
+    """The folder as a run that generated and then failed (or was killed) leaves it."""
+    manifest_path = run_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["status"] = status
+    manifest["error"] = "RecaugError: a filter refused its options" if status == "failed" else None
+    manifest_path.write_text(json.dumps(manifest))
+    (run_dir / "augmented.parquet").unlink()
+
+
+def test_a_failed_run_says_how_to_reuse_its_folder(run_dir, recaug):
+    _as_left_by(run_dir, "failed")
+    refused = recaug(*TOY, "-o", "per_user=4", "--out", run_dir)
+    assert refused.code == 2
+    assert "it failed: a filter refused its options" in refused.err
+    assert "pass --resume to continue it, --force to delete it and start afresh" in refused.err
+
+
+def test_force_starts_a_failed_run_afresh_with_any_settings(run_dir, recaug):
+    _as_left_by(run_dir, "failed")
+    result = recaug(*TOY, "-o", "per_user=2", "--out", run_dir, "--force")
+    assert result.code == 0, result.err
+    assert "--force: deleted the unfinished run (it failed: " in result.err
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "done" and manifest["fingerprint"]["augment"]["options"] == {
+        "per_user": 2
+    }
+
+
+def test_force_never_deletes_a_finished_run(run_dir, recaug):
+    before = (run_dir / "synthetic.parquet").read_bytes()
+    result = recaug(*TOY, "-o", "per_user=2", "--out", run_dir, "--force")
+    assert result.code == 2 and "--force never deletes" in result.err
+    assert (run_dir / "synthetic.parquet").read_bytes() == before
+
+
+@pytest.mark.parametrize("status", ["failed", "running"])
+def test_resume_with_other_filters_filters_the_generated_rows_again(run_dir, recaug, status):
+    _as_left_by(run_dir, status)
+    generated = pq.read_table(run_dir / "synthetic.parquet")
+    result = recaug(*TOY, "-o", "per_user=4", "--no-dedupe", "--out", run_dir, "--resume")
+    assert result.code == 0, result.err
+    assert "with other dedupe and filters; its generated rows are filtered again" in result.err
+    assert pq.read_table(run_dir / "synthetic.parquet").equals(generated)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["fingerprint"]["augment"]["filters"] == []
+    assert manifest["counts"]["rejected"] == 0 and manifest["status"] == "done"
+
+
+def test_resume_replaces_a_failed_run_of_other_strategy_settings(run_dir, recaug):
+    _as_left_by(run_dir, "failed")
+    result = recaug(*TOY, "-o", "per_user=2", "--out", run_dir, "--resume")
+    assert result.code == 0, result.err
+    assert "of other settings (strategy options differ), which nothing here can use" in result.err
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "done"
+
+
+def test_resume_keeps_an_interrupted_run_of_other_strategy_settings(run_dir, recaug):
+    _as_left_by(run_dir, "running")  # killed after generating: its rows cost time
+    result = recaug(*TOY, "-o", "per_user=2", "--out", run_dir, "--resume")
+    assert result.code == 2 and "strategy options differ" in result.err
+    assert "pass --force instead of --resume to delete it and start afresh" in result.err
+
+
+def test_augment_ends_by_naming_the_folder_and_the_next_command(tmp_path, recaug, toy_plugin):
+    out = tmp_path / "my run"
+    result = recaug(*TOY, "--out", out)
+    assert result.code == 0, result.err
+    lines = result.out.strip().splitlines()
+    assert lines[-2] == f"run folder: {out}"
+    assert lines[-1].startswith(f"next: recaug evaluate --augmented '{out}'")
+
+
+def test_strategy_options_may_follow_its_name(tmp_path, recaug, toy_plugin):
+    out = tmp_path / "run"
+    result = recaug("augment", *SMALL, "--strategy", "toy:per_user=2", "--out", out)
+    assert result.code == 0, result.err
+    options = json.loads((out / "manifest.json").read_text())["fingerprint"]["augment"]["options"]
+    assert options == {"per_user": 2}

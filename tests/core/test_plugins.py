@@ -164,4 +164,14 @@ def test_list_shows_descriptions_and_option_schemas(recaug):
     assert rows["demo"]["description"]
     assert rows["demo"]["options"]["properties"]["users"]["default"] == 1000
     text = recaug("list", "backends")
-    assert "pop" in text.out and "-o count" in text.out
+    assert "pop" in text.out and "    count=" in text.out
+
+
+def test_list_shows_options_in_the_syntax_of_their_kind(recaug):
+    # each option line is typed as it is written: KEY=DEFAULT after the kind's own flag
+    filters = recaug("list", "filters").out
+    assert filters.startswith("options: recaug augment --filter NAME:KEY=VALUE")
+    assert "    max_head_share=real  " in filters and "-o " not in filters
+    strategies = recaug("list", "strategies").out
+    assert "--strategy NAME:KEY=VALUE,... or -o KEY=VALUE" in strategies
+    assert "    ops=crop,mask,reorder,substitute,insert  " in strategies

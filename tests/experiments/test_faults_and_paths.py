@@ -81,18 +81,47 @@ def test_a_failed_arm_is_retried_on_the_next_run(
     assert arms["broken-filter"]["status"] == "failed"
 
 
-def test_changed_settings_of_a_failed_arm_are_refused(
-    tmp_path, recaug, write_experiment, test_plugins, with_faults
+@pytest.mark.parametrize(
+    ("fixed_arm", "notice"),
+    [
+        # only the filters changed: the rows generated before are filtered again
+        (arm("broken-filter", "toy", filters="[]"), "with other filters; its generated rows"),
+        # the strategy's options changed too: nothing in the failed folder is of use
+        (
+            arm("broken-filter", "toy", options="{ per_user = 2 }", filters="[]"),
+            "of other settings (filters, strategy options differ), which nothing here can use",
+        ),
+    ],
+    ids=["filters", "strategy"],
+)
+def test_a_failed_arm_whose_settings_were_fixed_runs_again(
+    tmp_path, recaug, write_experiment, test_plugins, with_faults, fixed_arm, notice
 ):
     out, _ = with_faults
     fixed = write_experiment(
         arm("broken-fit", "faulty", options="{ stage = 'fit' }"),
         arm("good", "toy"),
         arm("broken-generate", "faulty"),
-        arm("broken-filter", "toy", filters="[]"),
+        fixed_arm,
     )
     result = recaug("run", fixed, "--out", out)
-    assert result.code == 2 and "arm 'broken-filter'" in result.err
+    assert result.code == 1, result.err  # the other broken arms still fail
+    arms = json.loads((out / "results.json").read_text())["arms"]
+    assert arms["broken-filter"]["status"] == "ok"
+    assert f"notice: {out / 'arms/broken-filter/seed-0'}" in result.err
+    assert notice in result.err and "filter 'faulty-filter' failed in apply" in result.err
+
+
+def test_a_finished_arm_with_changed_settings_says_what_to_delete(
+    tmp_path, recaug, write_experiment, test_plugins, with_faults
+):
+    out, _ = with_faults
+    changed = write_experiment(arm("good", "toy", options="{ per_user = 5 }"))
+    result = recaug("run", changed, "--out", out)
+    assert result.code == 2
+    assert "arm 'good'" in result.err and "strategy options differ" in result.err
+    assert "delete that folder to redo the arm" in result.err
+    assert str(out / "arms/good/seed-0") in result.err
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,11 @@ def test_interrupted_run_continues_where_it_stopped(
     stopping = write_experiment(
         arm("toy-2", "toy"), arm("late", "faulty", options="{ stage = 'interrupt' }")
     )
-    assert recaug("run", stopping, "--out", out, "--no-report").code == 130
+    stopped = recaug("run", stopping, "--out", out, "--no-report")
+    assert stopped.code == 130
+    assert f"{out} keeps every finished arm and seed: to continue, run the same command" in (
+        stopped.err
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "failed"
     done = out / "arms/toy-2/seed-0/synthetic.parquet"

@@ -95,6 +95,9 @@ def test_ctrl_c_in_plugin_code_still_stops_recaug(tmp_path, recaug, hostile):
         "augment", *TINY, "--strategy", "hostile", "-o", "fault=keyboard", "--out", tmp_path
     )
     assert result.code == 130
+    # and says how to continue: the same command with --resume
+    assert result.err.strip().endswith("fault=keyboard --out " + f"{tmp_path} --resume")
+    assert "interrupted; to continue where it stopped, run: recaug augment " in result.err
 
 
 def test_a_slow_import_is_named(tmp_path, monkeypatch, fake_distribution, capsys):
