@@ -310,6 +310,8 @@ def _resolve(path: Path, label: str, text: str, config: ExperimentConfig) -> Exp
         split = config.split.model_copy(update={"file": split_file})
         config = config.model_copy(update={"split": split})
     source_cls = checked("dataset.ref", lambda: pick_source(ref, dataset.source))
+    config = _with_option_paths_resolved(config, path.parent, source_cls)
+    dataset = config.dataset
     check_write_dirs("dataset.options", dataset.options, label)
     source = checked("dataset.options", lambda: source_cls(dataset.options))
     arms = []
@@ -370,6 +372,89 @@ def resolve_data_ref(ref: str, base: Path) -> str:
     if ":" not in ref:  # not a path, nor a reference such as `hf:NAME` that a source reads
         raise RecaugError(f"no such file or folder: {candidate} (relative to the experiment file)")
     return ref
+
+
+PATH_FORMATS = {"path", "file-path", "directory-path"}  # pydantic's schema of Path types
+
+
+def _with_option_paths_resolved(
+    config: ExperimentConfig, base: Path, source: Any
+) -> ExperimentConfig:
+    """Every component's options with relative paths made relative to the experiment file
+    (``resolve_option_paths``), as ``dataset.ref`` is."""
+    from recaug_core.registry import get_registry
+
+    registry = get_registry()
+
+    def component(kind: str, name: str | None) -> Any:
+        try:
+            return None if name is None else registry.get(kind, name)
+        except RecaugError:
+            return None  # an unknown name is reported where it is checked
+
+    def resolved(cls: Any, options: dict[str, Any]) -> dict[str, Any]:
+        return resolve_option_paths(cls, options, base)
+
+    dataset = config.dataset
+    arms = []
+    for arm in config.arms:
+        filters = [
+            f.model_copy(update={"options": resolved(component("filters", f.name), f.options)})
+            for f in arm.filters
+        ]
+        own = {
+            label: resolved(component("backends", _backend_name(config, label)), options)
+            for label, options in arm.backend_options.items()
+        }
+        update = {
+            "options": resolved(component("strategies", arm.strategy), arm.options),
+            "filters": filters,
+            "backend_options": own,
+        }
+        arms.append(arm.model_copy(update=update))
+    backends = [
+        b.model_copy(update={"options": resolved(component("backends", b.name), b.options)})
+        for b in config.backends
+    ]
+    data = dataset.model_copy(update={"options": resolved(source, dataset.options)})
+    return config.model_copy(update={"dataset": data, "arms": arms, "backends": backends})
+
+
+def _backend_name(config: ExperimentConfig, label: str) -> str | None:
+    return next((b.name for b in config.backends if b.key == label), None)
+
+
+def resolve_option_paths(cls: Any, options: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """``options`` with each relative path made relative to ``base`` (the experiment file's
+    folder): a value of an option declared as a path (``pathlib.Path``, ``FilePath``,
+    ``DirectoryPath``), or a value written as a path (with a ``/`` or a file extension) that
+    names an existing file or folder under ``base``. Folders a component writes into
+    (``*_dir``) are placed inside --out instead (``check_write_dirs``)."""
+    if cls is None:
+        return dict(options)
+    try:
+        properties = cls.Options.model_json_schema().get("properties", {})
+    except Exception:  # a schema pydantic cannot write: no declared paths then
+        properties = {}
+    out = dict(options)
+    for key, value in options.items():
+        if not isinstance(value, str) or not value.strip() or is_write_dir_option(str(key)):
+            continue
+        given = Path(value)
+        if given.is_absolute() or value.startswith("~"):
+            continue
+        candidate = base / given
+        declared = _declares_path(properties.get(key, {}))
+        written = "/" in value or "\\" in value or given.suffix != ""
+        if declared or (written and candidate.exists()):
+            out[key] = str(candidate.resolve())
+    return out
+
+
+def _declares_path(schema: Mapping[str, Any]) -> bool:
+    if schema.get("format") in PATH_FORMATS:
+        return True
+    return any(_declares_path(member) for member in schema.get("anyOf", []))
 
 
 def resolve_file(name: str, base: Path) -> str:

@@ -130,3 +130,45 @@ def test_movielens_examples_are_valid_when_the_data_is_there(name):
     if not (path.parent / ref).exists():
         pytest.skip(f"MovieLens-100K is not at {path.parent / ref}")
     assert load_experiment(path).arms
+
+
+def test_relative_paths_in_options_are_relative_to_the_experiment_file(
+    tmp_path, monkeypatch, test_plugins
+):
+    folder = tmp_path / "project" / "experiments"
+    (folder / "lists").mkdir(parents=True)
+    (folder / "lists" / "blocked.txt").write_text("i0001\n")
+    (folder / "interactions.csv").write_text("user,item\nu1,i0001\nu1,i0002\nu2,i0001\n")
+    (folder / "items.csv").write_text("item_id,title\ni0001,A\ni0002,B\n")
+    path = folder / "exp.toml"
+    path.write_text(
+        HEADER.replace('ref = "demo"', 'ref = "interactions.csv"').replace(
+            "options = { users = 120, items = 60, interactions = 1500 }",
+            'options = { items = "items.csv", delimiter = "," }',
+        )
+        + arm("blocked", "toy", filters='["blocklist:file=lists/blocked.txt"]')
+    )
+    monkeypatch.chdir(tmp_path)  # somewhere else: paths must not depend on it
+    experiment = load_experiment(path)
+    # a declared Path option is read relative to the file, existing or not
+    filters = experiment.arms[0].settings.filters
+    assert filters[-1].options["file"] == str(folder / "lists" / "blocked.txt")
+    # a value written as a path that exists next to the file, too (the source's `items`)
+    assert experiment.data.options["items"] == str(folder / "items.csv")
+    # and a value that is no path stays as written
+    assert experiment.data.options["delimiter"] == ","
+
+
+def test_a_relative_path_in_an_experiment_reaches_the_filter(
+    tmp_path, recaug, monkeypatch, test_plugins
+):
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    (folder / "blocked.txt").write_text("\n".join(f"i{n:04d}" for n in range(1, 61)))
+    path = folder / "exp.toml"
+    path.write_text(HEADER + arm("blocked", "toy", filters='["blocklist:file=blocked.txt"]'))
+    monkeypatch.chdir(tmp_path)
+    result = recaug("run", path, "--out", tmp_path / "out", "--no-report")
+    assert result.code == 0, result.err
+    manifest = (tmp_path / "out/arms/blocked/seed-0/manifest.json").read_text()
+    assert '"blocklist: item is blocked"' in manifest  # every item of the catalog is blocked

@@ -1,16 +1,24 @@
 """A tiny third-party-style plugin used by the tests: the `toy` strategy samples popular
-items for target users. Registered in-process or through a fake distribution's entry point."""
+items for target users, and the `blocklist` filter drops rows whose item a file lists.
+Registered in-process or through a fake distribution's entry point."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field
 
 from recaug_core import (
     Context,
     Dataset,
+    FilterResult,
     GenerationRequest,
     Options,
+    QualityFilter,
+    RecaugError,
     Strategy,
     hookimpl,
     synthetic_table,
@@ -51,6 +59,35 @@ class ToyStrategy(Strategy):
         )
 
 
+class BlocklistOptions(Options):
+    file: Path = Field(description="text file of item ids (one per line) never to add")
+
+
+class BlocklistFilter(QualityFilter):
+    name = "blocklist"
+    description = "Drops synthetic rows whose item the blocklist file names (test helper)."
+    Options = BlocklistOptions
+    options: BlocklistOptions
+
+    def apply(self, train: Dataset, synthetic: pa.Table, ctx: Context) -> FilterResult:
+        try:
+            blocked = self.options.file.read_text(encoding="utf-8").split()
+        except OSError as exc:
+            raise RecaugError(f"filter 'blocklist': cannot read {self.options.file}") from exc
+        drop = pc.is_in(synthetic.column("item_id"), value_set=pa.array(blocked, pa.string()))
+        rejected = synthetic.filter(drop)
+        reasons = pa.array(["blocklist: item is blocked"] * rejected.num_rows, pa.string())
+        return FilterResult(
+            kept=synthetic.filter(pc.invert(drop)),
+            rejected=rejected.append_column("reason", reasons),
+        )
+
+
 @hookimpl
 def register_strategies(register):
     register(ToyStrategy)
+
+
+@hookimpl
+def register_filters(register):
+    register(BlocklistFilter)
