@@ -20,10 +20,18 @@ from recaug_core.errors import Interrupted, RecaugError
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="recaug")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def cli(debug: bool) -> None:
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress bars or progress messages (RECAUG_PROGRESS=0); results and errors stay.",
+)
+def cli(debug: bool, quiet: bool) -> None:
     """Augment recommender training data and prove on held-out data whether it helps."""
     if debug:
         os.environ["RECAUG_DEBUG"] = "1"
+    if quiet:  # through the environment, so that worker processes are quiet too
+        os.environ["RECAUG_PROGRESS"] = "0"
 
 
 def register_commands(group: click.Group) -> None:

@@ -25,8 +25,30 @@ from recaug_core.files import confined
 TICK_S = 1.0  # how often ``activity`` shows the time so far
 
 
+def progress_setting() -> str:
+    """``RECAUG_PROGRESS``: ``off`` (0), ``on`` (1: bars even where stderr is no terminal) or
+    ``auto`` (unset: bars on a terminal or in a notebook, one line per finished bar in a log).
+    ``recaug --quiet`` sets it to 0."""
+    value = os.environ.get("RECAUG_PROGRESS", "").strip().lower()
+    if value in {"0", "false", "no", "off"}:
+        return "off"
+    if value in {"1", "true", "yes", "on"}:
+        return "on"
+    return "auto"
+
+
 def progress_enabled() -> bool:
-    return os.environ.get("RECAUG_PROGRESS", "1").lower() not in {"0", "false", "no", "off"}
+    return progress_setting() != "off"
+
+
+def interactive(stream: Any = None) -> bool:
+    """Whether progress may redraw itself: ``stream`` (stderr) is a terminal, a notebook runs
+    us, or ``RECAUG_PROGRESS=1`` asks for bars anyway. A log file gets no ``\r`` frames."""
+    stream = sys.stderr if stream is None else stream
+    if progress_setting() == "on" or "ipykernel" in sys.modules:
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 @contextlib.contextmanager
@@ -39,7 +61,7 @@ def activity(label: str) -> Iterator[None]:
     shorter than ``TICK_S``.
     """
     stream = sys.stderr
-    if not (progress_enabled() and stream.isatty()):
+    if not (progress_enabled() and stream.isatty()):  # a clock in a log would say nothing
         yield
         return
     started = time.monotonic()
@@ -101,7 +123,8 @@ class Context:
     ``work_dir`` holds checkpoints (``checkpoint_dir(name)``), and ``resume`` says whether
     to continue from them. ``mixed_precision`` and ``cpu`` configure ``accelerator()``.
     ``merge`` is the merge policy a backend's ``fit`` trains under (``recaug_core.merge``;
-    None: ``concat``): walk ``training_phases(train, ctx.merge)``.
+    None: ``concat``): walk ``training_phases(train, ctx.merge)``. ``label`` says which fit
+    this is (``baseline, seed 0``): every progress bar's description carries it.
     """
 
     seed: int = 0
@@ -113,6 +136,7 @@ class Context:
     # a recaug_core.merge.MergePolicy; typed loosely because that module builds on the API,
     # which builds on this one
     merge: Any = None
+    label: str | None = None
     _accelerator: Any = field(default=None, repr=False)
     _tmp: Any = field(default=None, repr=False)
 
@@ -128,14 +152,26 @@ class Context:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def progress(self, iterable: Iterable[Any] | None = None, **kwargs: Any) -> Any:
-        """A tqdm progress bar on stderr (silent when disabled or on non-main processes)."""
-        from tqdm.auto import tqdm
+    @property
+    def draws_progress(self) -> bool:
+        """Whether a library's own progress bar (``show_progress_bar=...``) may be drawn: the
+        bars are on, this is the main process, and stderr redraws (``interactive``)."""
+        return self.show_progress and self.is_main_process and interactive()
 
+    def progress(self, iterable: Iterable[Any] | None = None, **kwargs: Any) -> Any:
+        """A tqdm progress bar on stderr: drawn on a terminal (or in a notebook); where stderr
+        is a log, nothing while it runs and one line when it closes (``LogBar``); silent when
+        progress is off or on a non-main process. Its description carries ``label``."""
+        if self.label and kwargs.get("desc"):
+            kwargs["desc"] = f"{kwargs['desc']} ({self.label})"
         disable = not self.show_progress or not self.is_main_process
         kwargs.setdefault("dynamic_ncols", True)
         kwargs.setdefault("leave", False)
-        return tqdm(iterable, file=sys.stderr, disable=disable, **kwargs)
+        if disable or interactive():
+            from tqdm.auto import tqdm
+
+            return tqdm(iterable, file=sys.stderr, disable=disable, **kwargs)
+        return log_bar(iterable, **kwargs)
 
     def log(self, message: str) -> None:
         if self.show_progress and self.is_main_process:
@@ -160,3 +196,39 @@ class Context:
     def torch_generator(self, *keys: object) -> Any:
         """A seeded ``torch.Generator`` for ``keys`` (CPU) under this run's seed."""
         return torch_generator(self.seed, *keys)
+
+
+def log_bar(iterable: Iterable[Any] | None = None, **kwargs: Any) -> Any:
+    """A progress bar for a log: counts like tqdm, draws nothing, and on ``close`` writes one
+    line with where it ended (``lightgcn (baseline, seed 0): 31/200 epoch in 00:12 (loss=...)``)."""
+    import io
+
+    from tqdm.std import tqdm
+
+    class LogBar(tqdm):
+        _said = False
+
+        def close(self) -> None:
+            if not self._said and not self.disable:
+                self._said = True
+                line = self.summary()
+                super().close()
+                if line:
+                    print(line, file=sys.stderr, flush=True)
+                return
+            super().close()
+
+        def summary(self) -> str:
+            figures = self.format_dict
+            total = figures["total"]
+            if total == 0:
+                return ""
+            count = f"{figures['n']:,}" + (f"/{total:,}" if total else "")
+            elapsed = self.format_interval(figures["elapsed"])
+            said = f"{figures['prefix'] or 'done'}: {count} {figures['unit']} in {elapsed}"
+            return said + (f" ({figures['postfix']})" if figures["postfix"] else "")
+
+    kwargs["file"] = io.StringIO()  # the frames go nowhere
+    kwargs["mininterval"] = float("inf")
+    kwargs.pop("dynamic_ncols", None)
+    return LogBar(iterable, **kwargs)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from recaug_core import RecaugError
+from recaug_modelkit.quiet import transformers_bars_off
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
@@ -27,14 +28,15 @@ def load_base(path: str, trust_remote_code: bool) -> tuple[Any, Any]:
     )
 
     try:
-        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        loader = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
-        model = loader.from_pretrained(
-            path,
-            use_safetensors=True,
-            trust_remote_code=trust_remote_code,
-        )
+        with transformers_bars_off():
+            config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+            loader = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+            model = loader.from_pretrained(
+                path,
+                use_safetensors=True,
+                trust_remote_code=trust_remote_code,
+            )
     except (OSError, ValueError) as exc:
         raise RecaugError(
             f"option 'base_model' of strategy 'lora-gen': cannot load {path!r} "

@@ -9,7 +9,8 @@ as an ordinary library instead of importing one another. It holds:
 - ``checkpoints``: epoch checkpoints and fitted models as safetensors + JSON (``--resume``);
 - ``rows``: user rows of a sparse matrix as dense torch batches;
 - ``generation``: per-user item probabilities turned into synthetic rows (vae, gan);
-- ``text``: sentence embeddings of item text, cached.
+- ``text``: sentence embeddings of item text, cached;
+- ``quiet``: transformers' own progress bars off while a model loads.
 
 It imports the core only through the public API of ``recaug_core``.
 """

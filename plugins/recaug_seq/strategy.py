@@ -149,7 +149,7 @@ class SeqStrategy(Strategy):
             train.item_texts(self.options.item_text),
             self.options.text_model,
             cache_dir=ctx.checkpoint_dir("text-embeddings"),
-            show_progress=ctx.show_progress,
+            show_progress=ctx.draws_progress,
         )
 
     def _fit_prior(self, train: Dataset, ctx: Context) -> None:
