@@ -111,7 +111,13 @@ def _evaluate(
         return Metrics.model_validate(stored["metrics"]), stored["timings"], users, True
     work = cache.parent / backend.key
     cls, options = _backend_class(backend, work)
-    ctx = Context(seed=seed, work_dir=work, mixed_precision=job.mixed_precision, merge=merge)
+    ctx = Context(
+        seed=seed,
+        work_dir=work,
+        mixed_precision=job.mixed_precision,
+        merge=merge,
+        label=f"{arm}, seed {seed}",
+    )
     done = _backend_stage(backend, partial(evaluate_scored, cls, options, split, train, ks, ctx))
     timings = {k: round(v, 4) for k, v in done.timings.items()}
     write_parquet(users_file, done.users.to_table())  # before the JSON that marks it cached
@@ -222,7 +228,12 @@ def select_backend(
     started = time.perf_counter()
     own = None
     if baseline is None:
-        ctx = Context(seed=seed, work_dir=work / NONE, mixed_precision=job.mixed_precision)
+        ctx = Context(
+            seed=seed,
+            work_dir=work / NONE,
+            mixed_precision=job.mixed_precision,
+            label=f"{arm.name}: {NONE}, seed {seed}",
+        )
         own = _backend_stage(
             backend, partial(fit_model, cls, options, split.train, split.valid, split.train, ctx)
         )
@@ -238,6 +249,7 @@ def select_backend(
             work_dir=work / candidate.folder,
             mixed_precision=job.mixed_precision,
             merge=candidate.merge,
+            label=f"{arm.name}: {candidate.label}, seed {seed}",
         )
         fitted = _backend_stage(
             backend, partial(fit_model, cls, options, split.train, split.valid, train, ctx)

@@ -231,7 +231,7 @@ def evaluate_baseline(
     runs, timings, splits = [], [], []
     for s in seeds:
         split = split_dataset(dataset, spec, seed=s)
-        ctx = Context(seed=s, mixed_precision=mixed_precision)
+        ctx = Context(seed=s, mixed_precision=mixed_precision, label=f"baseline, seed {s}")
         metrics, timing = evaluate_model(backend, options, split, split.train, ks, ctx)
         runs.append(metrics)
         timings.append(timing)
@@ -275,7 +275,9 @@ def evaluate_augmented(
             ("baseline", done.split.train, baseline, t_base, None),
             ("augmented", done.augmented, augmented, t_aug, merge),
         ):
-            ctx = Context(seed=s, mixed_precision=mixed_precision, merge=policy)
+            ctx = Context(
+                seed=s, mixed_precision=mixed_precision, merge=policy, label=f"{arm}, seed {s}"
+            )
             scored = evaluate_scored(backend, options, done.split, train, ks, ctx)
             runs.append(scored.metrics)
             times.append(scored.timings)

@@ -57,15 +57,25 @@ class EarlyStopping:
         self._best_state: dict[str, Any] | None = None
         self._stale = 0
         self._stopped = False
-        self._bar = ctx.progress(
-            range(start + 1, epochs + 1), initial=start, total=epochs, desc=name, unit="epoch"
-        )
+        bar: dict[str, Any] = {"initial": start, "total": epochs, "desc": name, "unit": "epoch"}
+        if self.stops_early:  # no time left to show: the loop ends when validation stalls
+            bar["bar_format"] = "{l_bar}{bar}| {n_fmt}/{total_fmt} at most [{elapsed}{postfix}]"
+        self._bar = ctx.progress(**bar)
+        self._start = start
 
     def __iter__(self) -> Iterator[int]:
-        for epoch in self._bar:
+        # counted here rather than by iterating the bar: tqdm counts an item only when the
+        # next is asked for, so a loop that stops early would leave its bar one short
+        for epoch in range(self._start + 1, self.epochs + 1):
             yield epoch
+            self._bar.update(1)
             if self._stopped:
                 break
+
+    @property
+    def stops_early(self) -> bool:
+        """Whether the loop may end before ``epochs`` (validation and a patience)."""
+        return self.validate is not None and self.patience > 0
 
     @property
     def best_value(self) -> float | None:
@@ -94,6 +104,9 @@ class EarlyStopping:
         shown = {k: f"{v:.4f}" for k, v in row.items() if k != "epoch"}
         if self.validate is not None:
             shown["best"] = f"{self._best:.4f}@{self.best_epoch}"
+        if self._stopped:  # the bar ends where training did, saying why
+            shown["stopped"] = f"no gain in {self.patience} epochs"
+            self._bar.total = epoch
         self._bar.set_postfix(shown)
         return row
 

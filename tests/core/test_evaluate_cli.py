@@ -129,3 +129,22 @@ def test_merge_policies_a_backend_cannot_honour_are_refused(recaug, toy_plugin, 
     assert bad.code == 2 and "--merge 'weighted:weight=3'" in bad.err
     alone = recaug("evaluate", "--backend", "pop", "--merge", "pretrain")
     assert alone.code == 2 and "give --augmented DIR" in alone.err
+
+
+def test_evaluate_names_the_baseline_and_the_augmented_fit_in_its_progress(
+    recaug, toy_plugin, tmp_path, monkeypatch
+):
+    run = tmp_path / "run"
+    assert recaug("augment", *SMALL, "--strategy", "toy", "--out", run).code == 0
+    monkeypatch.setenv("RECAUG_PROGRESS", "auto")  # stderr is captured: a log
+    result = recaug(
+        "evaluate", "--augmented", run, "--backend", "embedding:dim=8,epochs=3,patience=0"
+    )
+    assert result.code == 0, result.err
+    assert "\r" not in result.err
+    bars = [line for line in result.err.splitlines() if line.startswith("lightgcn")]
+    assert [line.split(":")[0] for line in bars] == [
+        "lightgcn (baseline, seed 0)",
+        "lightgcn (augmented, seed 0)",
+    ]
+    assert all(": 3/3 epoch in " in line for line in bars)

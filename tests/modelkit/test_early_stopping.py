@@ -65,3 +65,34 @@ def test_patience_means_one_thing_in_every_backend(backend):
     field = cls.Options.model_json_schema()["properties"]["patience"]
     assert field["minimum"] == 0 and "0: no early stopping" in field["description"]
     assert cls({"patience": 0}).options.patience == 0
+
+
+def test_in_a_log_the_epoch_bar_ends_where_early_stopping_ended_training(monkeypatch, capsys):
+    monkeypatch.setenv("RECAUG_PROGRESS", "auto")  # stderr is captured: no terminal
+    model = torch.nn.Linear(2, 1)
+    stopping = EarlyStopping(
+        Context(label="baseline, seed 0"),
+        "fake",
+        200,
+        2,
+        validate=lambda: SCORES[min(stopping.epochs_run, len(SCORES)) - 1],
+        keep=model,
+    )
+    for epoch in stopping:
+        stopping.record(epoch, loss=1.0)
+    stopping.finish()
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    [line] = err.splitlines()
+    assert line.startswith("fake (baseline, seed 0): 4/4 epoch in ")
+    assert "best=0.3000@2" in line and "stopped=no gain in 2 epochs" in line
+
+
+def test_a_loop_that_runs_every_epoch_ends_at_its_total(monkeypatch, capsys):
+    monkeypatch.setenv("RECAUG_PROGRESS", "auto")
+    stopping = EarlyStopping(Context(), "fake", 3)
+    for epoch in stopping:
+        stopping.record(epoch, loss=1.0)
+    stopping.finish()
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("fake: 3/3 epoch in ") and "stopped" not in line
