@@ -21,9 +21,31 @@ HEADER = """\
 Generated from the commands by `python tools/docgen.py > docs/cli.md`; a test fails when
 this page is out of date. Exit codes: 0 done, 2 bad input or usage (one sentence naming the
 file, line or option), 1 internal error, a plugin's failure (naming the component and its
-plugin) or (for `recaug run`) a failed arm. `--debug` shows tracebacks. On a terminal, long
-steps (reading, cleaning, splitting, writing) show the time they have taken so far;
-`RECAUG_PROGRESS=0` turns progress output off.
+plugin) or (for `recaug run`) a failed arm. `--debug` shows tracebacks.
+
+**Progress** goes to stderr. On a terminal (or in a notebook) progress bars redraw in place
+and long steps (reading, cleaning, splitting, writing) show the time they have taken so far;
+each bar names what it trains (`lightgcn (baseline, seed 0)`), and an epoch bar under early
+stopping counts up to its maximum and ends where training stopped. Where stderr is a file or
+a pipe (a log, CI), nothing redraws: each finished bar writes one line instead
+(`lightgcn (augmented, seed 0): 31/31 epoch in 00:12 (loss=..., stopped=no gain in 5 epochs)`).
+`recaug --quiet COMMAND` (or `RECAUG_PROGRESS=0`) turns progress output off;
+`RECAUG_PROGRESS=1` draws the bars even into a log. transformers' own bars (loading weights)
+are never shown.
+
+**Options** of a component follow its name after `:` everywhere: `--strategy vae:epochs=3`,
+`--filter popularity:max_head_share=0.5`, `--backend embedding:model=bpr`, `--source
+table:user=account`. `-o KEY=VALUE` (strategy or backend) and `-s KEY=VALUE` (source) say the
+same one option at a time. A comma separates options except inside quotes
+(`--filter 'blocklist:file="a,b.txt"'`) or before a part without `=` (`ops=crop,mask` is one
+list). `recaug list KIND` prints each kind's syntax and options.
+
+**Run folders.** `recaug augment` never overwrites a finished run. An interrupted or failed one
+in `--out` is continued with `--resume` (when only the filters changed, its generated rows are
+filtered again; a failed run of other settings is replaced, since nothing in it can be used),
+or deleted with `--force` to start afresh. `recaug run` continues its `--out` by itself: run
+the same command again; a failed arm's folder of other settings may be deleted safely, the
+other arms stay cached.
 """
 
 
