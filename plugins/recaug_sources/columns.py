@@ -124,7 +124,8 @@ def _require_ids(names: list[str], mapping: Mapping[str, str], file: str | None)
         option = standard.removesuffix("_id")
         present = ", ".join(names) or "none"
         raise DataError(
-            f"no {option} column among the columns {present!r}; name it with the source "
+            f"missing required column '{standard}': no {option} column among the columns "
+            f"{present!r}; name it with the source "
             f"option {option}=COLUMN (-s {option}=COLUMN on the command line, options = "
             f'{{ {option} = "COLUMN" }} under [dataset] in an experiment file); the column '
             "options are user, item, rating and timestamp",

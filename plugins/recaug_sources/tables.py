@@ -135,8 +135,8 @@ class TableSource(DataSource):
         wanted = self.options.wanted()
         id_columns = {c for c in (wanted["user_id"], wanted["item_id"]) if c is not None}
         table, line_of = self.read(path, id_columns=id_columns)
+        _hint_delimiter(table, path, self._format(path))  # before the missing columns' message
         table = rename(table, column_mapping(table.column_names, wanted, file=str(path)))
-        _hint_delimiter(table, path, self._format(path))
         table = timestamps_to_seconds(table, self.options.time_unit)
         if line_of is None:
             return normalize_rows(table, where=str(path))

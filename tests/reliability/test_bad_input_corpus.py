@@ -69,7 +69,7 @@ CASES = [
         "missing item column",
         {"m.csv": csv("user,rating\nu1,4\n")},
         "m.csv",
-        ("m.csv", "missing required column 'item_id'", "user_id, rating"),
+        ("m.csv", "missing required column 'item_id'", "'user, rating'", "item=COLUMN"),
     ),
     Case(
         "extra field",
