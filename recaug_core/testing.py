@@ -9,7 +9,19 @@ Subclass the mixin for your component in a pytest test class and set ``component
         component_name = "my-strategy"
         options = {"per_user": 3}
 
-Data comes from ``tiny_dataset()``: a small deterministic ``demo`` world (60 users, 80 items).
+Data comes from ``tiny_dataset()``: a small deterministic ``demo`` world whose ids are part of
+this module's promise, so that a test can name them: users ``u0001`` to ``u0060`` (with ``age``
+and ``country``), items ``i0001`` to ``i0080`` (with ``title``, ``genres``, ``description``,
+``year`` and ``min_age``), about 740 interactions; ``tiny_split()`` splits it (with the
+default seed every user and item is in its training split).
+
+Options that name a file: put the file's text in ``files`` and its name in ``options``; the
+contract writes it into a temporary folder before each test and passes its full path::
+
+    class TestBlocklist(FilterContract):
+        component_name = "blocklist"
+        files = {"blocked.txt": "i0001\ni0002\n"}
+        options = {"file": "blocked.txt"}
 """
 
 from __future__ import annotations
@@ -32,10 +44,14 @@ from recaug_core.runtime import Context
 from recaug_core.schema import INTERACTION_SCHEMA, REAL, normalize_interactions
 from recaug_core.split import Split, split_dataset
 
+TINY_USERS = [f"u{n:04d}" for n in range(1, 61)]  # the user ids of tiny_dataset()
+TINY_ITEMS = [f"i{n:04d}" for n in range(1, 81)]  # its item ids
+
 
 def tiny_dataset(seed: int = 0) -> Dataset:
-    """A small demo world: 60 users, 80 items, about 900 interactions, with text and users."""
-    world = {"users": 60, "items": 80, "interactions": 900, "seed": seed}
+    """A small demo world: users ``TINY_USERS`` (u0001-u0060), items ``TINY_ITEMS``
+    (i0001-i0080), about 740 interactions, with item text, ``min_age`` and user ``age``."""
+    world = {"users": len(TINY_USERS), "items": len(TINY_ITEMS), "interactions": 900, "seed": seed}
     dataset: Dataset = create("sources", "demo", world).load("demo")
     return dataset
 
@@ -54,12 +70,35 @@ class ComponentContract:
     kind: ClassVar[str]
     component_name: ClassVar[str]
     options: ClassVar[dict[str, Any]] = {}
+    # files an option names, by name: written before each test, the option gets the full path
+    files: ClassVar[dict[str, str]] = {}
+    _written: dict[str, str]
+
+    @pytest.fixture(autouse=True)
+    def _write_files(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._written = {}
+        if not self.files:
+            return
+        folder = tmp_path_factory.mktemp("contract-files")
+        for name, text in self.files.items():
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            self._written[name] = str(path)
 
     def component_class(self) -> type[Component]:
         return get_registry().get(self.kind, self.component_name)
 
+    def resolved_options(self) -> dict[str, Any]:
+        """``options`` with each value that names one of ``files`` replaced by its path."""
+        written = getattr(self, "_written", {})
+        return {
+            key: written.get(value, value) if isinstance(value, str) else value
+            for key, value in self.options.items()
+        }
+
     def make(self, **overrides: Any) -> Any:
-        return self.component_class()({**self.options, **overrides})
+        return self.component_class()({**self.resolved_options(), **overrides})
 
     def test_registered_under_its_name(self) -> None:
         assert self.component_class().name == self.component_name
@@ -186,9 +225,12 @@ class StrategyContract(ComponentContract):
 
 class FilterContract(ComponentContract):
     """Promises of a quality filter: every row is kept or rejected with a reason, extra
-    columns survive, and the same input gives the same answer."""
+    columns survive, and the same input gives the same answer; and the contract's rows do
+    exercise it (some rejected, some kept): add rows it must reject in ``synthetic``."""
 
     kind = "filters"
+    # False only for a filter that cannot reject anything the contract could feed it
+    must_reject_some: ClassVar[bool] = True
 
     def synthetic(self, split: Split) -> pa.Table:
         """Synthetic rows to filter: random catalog pairs for training users (override freely)."""
@@ -223,6 +265,20 @@ class FilterContract(ComponentContract):
         if result.rejected.num_rows:
             reasons = result.rejected.column("reason").to_pylist()
             assert all(isinstance(r, str) and r for r in reasons)
+
+    def test_rejects_some_rows_and_keeps_others(self, tmp_path: Path) -> None:
+        table, result = self.apply(tmp_path)
+        rows = table.num_rows
+        if self.must_reject_some:
+            assert result.rejected.num_rows > 0, (
+                f"filter '{self.component_name}' rejected none of the contract's {rows} rows, "
+                "so the contract did not exercise it: override synthetic(split) to add rows it "
+                "must reject (tiny_split() ids: users u0001-u0060, items i0001-i0080)"
+            )
+        assert result.kept.num_rows > 0, (
+            f"filter '{self.component_name}' rejected all of the contract's {rows} rows: "
+            "override synthetic(split) to add rows it keeps"
+        )
 
     def test_same_input_same_result(self, tmp_path: Path) -> None:
         _, first = self.apply(tmp_path / "a")

@@ -42,6 +42,12 @@ class TestDedupeContract(FilterContract):
 class TestCatalogContract(WithNewUsers):
     component_name = "catalog"
 
+    def synthetic(self, split: Split) -> pa.Table:
+        """Plus what the filter exists to reject: an item outside the catalog, and a new user
+        whose id lacks the synthetic prefix."""
+        odd = synthetic_table(["u0001", "stranger-1"], ["i9999", "i0001"], "contract")
+        return pa.concat_tables([super().synthetic(split), odd], promote_options="default")
+
 
 class TestPlausibilityContract(FilterContract):
     component_name = "plausibility"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
+
+from recaug_core import Split, synthetic_table
 from recaug_core.testing import FilterContract, StrategyContract
 
 
@@ -17,3 +20,12 @@ class TestCooccurrenceNewUsersContract(StrategyContract):
 
 class TestAgeAppropriateContract(FilterContract):
     component_name = "age-appropriate"
+
+    def synthetic(self, split: Split) -> pa.Table:
+        """The contract's random rows, which a minor rarely gets a restricted item in, plus
+        every restricted item for a minor: rows the filter must reject."""
+        train = split.train
+        minor = next(u["user_id"] for u in train.users.to_pylist() if (u["age"] or 99) < 18)
+        restricted = [i["item_id"] for i in train.items.to_pylist() if i["min_age"]]
+        rows = synthetic_table([minor] * len(restricted), restricted, "contract")
+        return pa.concat_tables([super().synthetic(split), rows], promote_options="default")
