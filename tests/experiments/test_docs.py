@@ -57,3 +57,15 @@ def test_every_docs_page_is_linked_from_the_index():
     ):
         assert (ROOT / "docs" / f"{page}.md").exists(), page
         assert f"({page}.md)" in index, page
+
+
+def test_the_quickstart_installs_torch_as_the_readme_does():
+    import re
+
+    def torch_installs(page: str) -> set[str]:
+        text = (ROOT / page).read_text(encoding="utf-8")
+        return set(re.findall(r"pip install (torch[^\s`]*)", text))
+
+    readme, quickstart = torch_installs("README.md"), torch_installs("docs/quickstart.md")
+    assert readme and readme == quickstart, (readme, quickstart)
+    assert all("==" in pin for pin in readme), "a pinned torch: the version CI tests"
