@@ -117,7 +117,8 @@ def verdict_of(results: ExperimentResults) -> Verdict:
                     continue
                 significant = None if s.significance is None else s.significance.significant
                 found.append(Finding(where + suffix, s.change, significant))
-    return verdict(findings, f"NDCG@{results.experiment.ks[0]}")
+    selected = {name for name, arm in results.arms.items() if arm.candidates is not None}
+    return verdict(findings, f"NDCG@{results.experiment.ks[0]}", selected)
 
 
 # -- tables -----------------------------------------------------------------------------------

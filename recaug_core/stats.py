@@ -12,7 +12,7 @@ hurt needs an adjusted p below ``ALPHA``. docs/metrics.md derives the test.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -279,9 +279,13 @@ class Verdict:
     sentence: str = ""
 
 
-def verdict(findings: Mapping[str, Sequence[Finding]], metric: str) -> Verdict:
+def verdict(
+    findings: Mapping[str, Sequence[Finding]], metric: str, selected: Collection[str] = ()
+) -> Verdict:
     """One sentence on which arms helped, hurt or made no measurable difference on ``metric``
-    (a change counts only when significant after correction), and what to try next."""
+    (a change counts only when significant after correction), and what to try next;
+    ``selected`` names the arms that validation already tuned (``select = "validation"``),
+    for which a search on validation is no longer the advice."""
     groups: dict[str, list[str]] = {k: [] for k in ("helped", "hurt", "mixed", "none", "untested")}
     said: dict[str, str] = {}
     for arm, found in findings.items():
@@ -321,11 +325,24 @@ def verdict(findings: Mapping[str, Sequence[Finding]], metric: str) -> Verdict:
         mixed=groups["mixed"],
         no_difference=groups["none"],
         untested=groups["untested"],
-        sentence=f"{text}; next, {_next_step(groups)}.",
+        sentence=f"{text}; next, {_next_step(groups, set(selected))}.",
     )
 
 
-def _next_step(groups: Mapping[str, list[str]]) -> str:
+def _next_step(groups: Mapping[str, list[str]], selected: set[str]) -> str:
+    tuned = [arm for kind in ("helped", "hurt", "mixed", "none") for arm in groups[kind]]
+    if tuned and set(tuned) <= selected:
+        if groups["hurt"] or groups["mixed"]:
+            return (
+                "validation chose settings that the test split disagrees with: give the "
+                "search more validation users or seeds, or narrow its `[arms.grid]`"
+            )
+        if groups["helped"]:
+            return f"confirm {_join(groups['helped'])} with more seeds or on other data"
+        return (
+            "add seeds or users for a more sensitive test, or widen the arms' `[arms.grid]` "
+            "(budget, target, merge policy, strategy options)"
+        )
     if groups["hurt"] or groups["mixed"]:
         return (
             "let synthetic rows count less than real ones (`--merge weighted:weight=0.1`, or "

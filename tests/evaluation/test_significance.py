@@ -142,3 +142,12 @@ def test_verdict_without_losses_suggests_confirming_or_searching():
     nothing = verdict({"a": [Finding("overall", 0.01, False)]}, "NDCG@10").sentence
     assert "a (+1.0% overall, not significant) made no measurable" in nothing
     assert "add seeds" in nothing
+
+
+def test_verdict_does_not_advise_a_search_the_arms_already_ran():
+    plain = verdict({"a": [Finding("overall", 0.01, False)]}, "NDCG@10").sentence
+    tuned = verdict({"a": [Finding("overall", 0.01, False)]}, "NDCG@10", {"a"}).sentence
+    assert 'select = "validation"' in plain
+    assert 'select = "validation"' not in tuned and "[arms.grid]" in tuned
+    hurt = verdict({"a": [Finding("overall", -0.05, True)]}, "NDCG@10", {"a"}).sentence
+    assert "disagrees" in hurt and "weighted" not in hurt
