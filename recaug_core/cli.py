@@ -24,7 +24,8 @@ from recaug_core.errors import Interrupted, RecaugError
     "--quiet",
     "-q",
     is_flag=True,
-    help="No progress bars or progress messages (RECAUG_PROGRESS=0); results and errors stay.",
+    help="Progress off: no bars, clocks or training messages (RECAUG_PROGRESS=0); each "
+    "step's results and errors stay.",
 )
 def cli(debug: bool, quiet: bool) -> None:
     """Augment recommender training data and prove on held-out data whether it helps."""
