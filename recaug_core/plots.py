@@ -1,7 +1,9 @@
 """The report's figures, as PNG bytes. matplotlib (Agg, no display) is imported only here.
 
 Every legend sits outside the plotting area, and ``overlaps`` checks each figure before it is
-saved: a legend that would still cover a bar or a curve is moved beside the axes.
+saved: a legend that would still cover a bar or a curve is moved beside the axes. It also
+reports titles and legends that run into one another or past the figure's edge, which the
+tests hold every figure to.
 """
 
 from __future__ import annotations
@@ -74,14 +76,13 @@ def _png(plt: Any, fig: Any) -> bytes:
 
 
 def overlaps(fig: Any) -> list[str]:
-    """What each legend of ``fig`` covers: bars (or other patches) and curve points of every
-    axes, in display coordinates. Empty when every legend is clear."""
-    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes)]
-    if not any(legends):
-        return []
+    """What each legend of ``fig`` covers (bars or other patches, and curve points of every
+    axes), and titles and legends that run into one another or past the figure's edge, in
+    display coordinates. Empty when everything can be read."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    found = []
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes)]
+    found = _text_clashes(fig, renderer)
     for legend in filter(None, legends):
         box = legend.get_window_extent(renderer)
         for ax in fig.axes:
@@ -106,6 +107,34 @@ def overlaps(fig: Any) -> list[str]:
                 if inside.any():
                     found.append(f"legend covers the curve '{line.get_label()}'")
                     break
+    return found
+
+
+def _text_clashes(fig: Any, renderer: Any) -> list[str]:
+    """Titles (of each axes and of the figure) and figure legends that overlap one another or
+    are cut off by the figure's edge."""
+    boxes = [
+        (f"the title '{ax.get_title()}'", ax.title.get_window_extent(renderer))
+        for ax in fig.axes
+        if ax.get_visible() and ax.get_title()
+    ]
+    if fig.get_suptitle():
+        boxes.append(
+            (f"the title '{fig.get_suptitle()}'", fig._suptitle.get_window_extent(renderer))
+        )
+    boxes += [("a legend", legend.get_window_extent(renderer)) for legend in fig.legends]
+    found = [
+        f"{name} runs into {other}"
+        for i, (name, box) in enumerate(boxes)
+        for other, second in boxes[i + 1 :]
+        if _intersect(box, second, fig.bbox)
+    ]
+    edge = fig.bbox
+    found += [
+        f"{name} is cut off by the figure's edge"
+        for name, box in boxes
+        if box.x0 < edge.x0 - 1 or box.x1 > edge.x1 + 1 or box.y1 > edge.y1 + 1
+    ]
     return found
 
 
@@ -193,7 +222,7 @@ def _bars(
                         xytext=(0, 8), textcoords="offset points", ha="center",
                         fontsize="small", color=tone)  # fmt: skip
         ax.set_ylim(0, max(means, default=1.0) * 1.2 or 1.0)
-        ax.set_title(f"{metric} ({backend}); * significant")
+        ax.set_title(f"{metric} ({backend})\n* significant", fontsize="medium")
         ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     return fig
@@ -260,7 +289,11 @@ def _lengths(plt: Any, distributions: dict[str, Any], colors: dict[str, str]) ->
     panels = max(1, len(arms))
     columns = min(panels, 3)
     rows = -(-panels // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.1 * rows + 0.4),
+    # above the panels: the figure's title, then the legend (one entry a line when narrow)
+    legend_columns = 2 if columns > 1 else 1
+    header = 0.3 + 0.22 * (2 // legend_columns)  # inches
+    height = 3.1 * rows + header
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, height),
                              squeeze=False, sharex=True, sharey=True)  # fmt: skip
     top = 0.0
     for position, ax in enumerate(axes.flat):
@@ -300,9 +333,11 @@ def _lengths(plt: Any, distributions: dict[str, Any], colors: dict[str, str]) ->
         Patch(color="#cccccc", label="real users (training data)"),
         Line2D([], [], color="black", lw=2, label="the arm (outline; see each title)"),
     ]
-    fig.legend(handles=handles, loc="upper center", ncol=2, frameon=False, fontsize="small")
-    fig.suptitle("User history lengths", fontsize="medium", x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.suptitle("User history lengths", fontsize="medium", x=0.01, y=0.995, ha="left", va="top")
+    below_title = 1 - 0.3 / height
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, below_title),
+               ncol=legend_columns, frameon=False, fontsize="small")  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 1, 1 - header / height))
     return fig
 
 

@@ -199,3 +199,39 @@ def test_a_run_from_the_cache_repeats_every_test_exactly(judged, tmp_path, recau
     assert again.err.count("(cached)") == 9  # 3 arms x 3 seeds, nothing trained
     before = json.loads((out / "results.json").read_text())["summary"]
     assert json.loads((copy / "results.json").read_text())["summary"] == before
+
+
+def test_the_overlap_check_sees_titles_that_run_into_each_other_or_a_legend():
+    from matplotlib.patches import Patch
+
+    from recaug_core.plots import _pyplot, overlaps
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(5, 3))
+    for ax in axes:
+        ax.set_title("ndcg@10 (a long backend label); * significant")
+    fig.tight_layout()
+    assert any("runs into the title" in clash for clash in overlaps(fig))
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    fig.legend(handles=[Patch(label="a legend as wide as the title")], loc="upper left")
+    fig.suptitle("A figure's title", x=0.01, ha="left")
+    assert any("runs into a legend" in clash for clash in overlaps(fig))
+    plt.close(fig)
+
+
+def test_an_embedding_report_has_readable_figures(tmp_path, recaug, write_experiment, toy_plugin):
+    """Two titles naming `embedding` side by side, and the one-panel history figure (whose
+    legend once covered its title)."""
+    from recaug_core.plots import build, overlaps
+    from recaug_core.results import load_results
+
+    header = HEADER.replace("seeds = [0, 1]", "seeds = [0]").replace(
+        'name = "pop"', 'name = "embedding"\noptions = { dim = 8, epochs = 2 }'
+    )
+    out = tmp_path / "out"
+    experiment = write_experiment(arm("toy", "toy"), header=header)
+    result = recaug("run", experiment, "--out", out, "--no-report")
+    assert result.code == 0, result.err
+    for name, fig in build(load_results(out)).items():
+        assert overlaps(fig) == [], name
