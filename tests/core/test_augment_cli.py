@@ -291,3 +291,22 @@ def test_strategy_options_may_follow_its_name(tmp_path, recaug, toy_plugin):
     assert result.code == 0, result.err
     options = json.loads((out / "manifest.json").read_text())["fingerprint"]["augment"]["options"]
     assert options == {"per_user": 2}
+
+
+def test_unknown_csv_columns_name_the_option_that_maps_them(recaug, tmp_path):
+    data = tmp_path / "shop.csv"
+    data.write_text("account,sku,stars,when\na1,s1,5,2024-01-02\na2,s1,4,2024-01-03\n")
+    result = recaug("data", "info", data)
+    assert result.code == 2
+    assert "no user column among the columns 'account, sku, stars, when'" in result.err
+    assert "-s user=COLUMN" in result.err
+    mapped = recaug("data", "info", data, "-s", "user=account", "-s", "item=sku")
+    assert mapped.code == 0, mapped.err
+    # the dates are not recognised as times: said, with the option that reads them
+    assert "column 'when' looks like one" in mapped.err
+    assert "-s timestamp=when" in mapped.err
+    timed = recaug(
+        "data", "info", data, "-s", "user=account", "-s", "item=sku", "-s", "timestamp=when"
+    )
+    assert timed.code == 0, timed.err
+    assert "looks like one" not in timed.err

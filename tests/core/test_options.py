@@ -93,3 +93,16 @@ def test_cli_option_without_equals_sign_is_a_usage_error(recaug, toy_plugin, tmp
     result = recaug("augment", "--strategy", "toy", "-o", "per_user", "--out", tmp_path / "r")
     assert result.code == 2
     assert "expected KEY=VALUE" in result.err
+
+
+def test_a_path_with_a_comma_can_be_passed_in_a_component_spec():
+    from recaug_core.api import parse_spec
+
+    assert parse_spec('blocklist:file="lists/a,b.txt",mode=strict') == (
+        "blocklist",
+        {"file": "lists/a,b.txt", "mode": "strict"},
+    )
+    # unquoted, a part without '=' continues the value before it
+    assert parse_spec("blocklist:file=a,b.txt") == ("blocklist", {"file": "a,b.txt"})
+    with pytest.raises(ValueError, match="unclosed"):
+        parse_spec('blocklist:file="a,b.txt')

@@ -254,3 +254,19 @@ def test_data_given_on_the_command_line_replaces_the_files(
     assert results["data"]["ref"] == str(data.resolve())
     missing = recaug("run", path, "--out", tmp_path / "o2", "--data", tmp_path / "nope.csv")
     assert missing.code == 2 and "nope.csv" in missing.err
+
+
+def test_run_json_gives_the_verdict_each_change_and_the_files(finished, recaug, write_experiment):
+    out, _ = finished
+    result = recaug("run", write_experiment(*TWO_ARMS), "--out", out, "--json")  # from cache
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["results"] == str(out / "results.json")
+    assert report["report"] == [str(out / "report.md"), str(out / "report.html")]
+    verdict = report["verdict"]
+    assert verdict["sentence"].startswith("On NDCG@10")
+    judged = verdict["helped"] + verdict["hurt"] + verdict["mixed"] + verdict["no_difference"]
+    assert sorted(judged + verdict["untested"]) == ["toy-2", "toy-all"]
+    assert set(report["summary"]["pop"]) == {"baseline", "toy-2", "toy-all"}
+    assert report["summary"]["pop"]["toy-2"]["all"]["ndcg@10"]["change"] is not None
+    assert report["failed_arms"] == []
