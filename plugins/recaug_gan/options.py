@@ -6,10 +6,17 @@ from typing import Literal
 
 from pydantic import Field
 
-from recaug_modelkit.options import GenerationOptions, SeedOption
+from recaug_modelkit.options import (
+    GenerationOptions,
+    HoldoutOption,
+    Patience,
+    SampledItemsOption,
+    SeedOption,
+    ThreadsOption,
+)
 
 
-class GanTrainingOptions(SeedOption):
+class GanTrainingOptions(SeedOption, SampledItemsOption):
     hidden_g: int = Field(default=400, ge=1, le=65_536, description="generator hidden size")
     hidden_d: int = Field(default=125, ge=1, le=65_536, description="discriminator hidden size")
     layers: int = Field(default=1, ge=1, le=8, description="hidden layers of each network")
@@ -41,7 +48,13 @@ class GanTrainingOptions(SeedOption):
     lr: float = Field(default=3e-4, gt=0, le=10, description="Adam learning rate of both nets")
 
 
-class GanStrategyOptions(GanTrainingOptions, GenerationOptions):
+class GanFitOptions(GanTrainingOptions, HoldoutOption):
+    """What shapes the fitted generator (a checkpoint of other values is not resumed)."""
+
+    patience: Patience = 3
+
+
+class GanStrategyOptions(GanFitOptions, GenerationOptions, ThreadsOption):
     condition_keep: float = Field(
         default=0.5,
         gt=0.0,

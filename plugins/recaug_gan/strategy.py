@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from recaug_core import Context, Dataset, GenerationRequest, Strategy
-from recaug_gan.options import GanStrategyOptions, GanTrainingOptions
+from recaug_core import Context, Dataset, GenerationRequest, Strategy, derived_seed
+from recaug_gan.options import GanFitOptions, GanStrategyOptions
 from recaug_modelkit import generation
 
 
@@ -30,43 +30,72 @@ class GanStrategy(Strategy):
     options: GanStrategyOptions
 
     def fit(self, train: Dataset, ctx: Context) -> None:
-        from recaug_gan.training import build, fit_gan
+        from recaug_gan.training import build, fit_gan, step_flops
         from recaug_modelkit.checkpoints import fit_settings, load_or_fit
+        from recaug_modelkit.holdout import hold_out
+        from recaug_modelkit.threads import cpu_threads, resolve_threads
 
-        seed = self.options.training_seed(ctx)
+        options = self.options
+        seed = options.training_seed(ctx)
         self.matrix_ = train.interaction_matrix(real_only=True)
-        settings = fit_settings(self.matrix_, self.options, GanTrainingOptions, seed)
-        model, _ = build(self.matrix_.shape[1], self.options, seed)
-        model = load_or_fit(
-            ctx,
-            "gan",
-            model,
-            settings,
-            lambda epochs: fit_gan(self.matrix_, self.options, ctx, seed, epochs).generator,
-            "cfgan-generator",
+        settings = fit_settings(self.matrix_, options, GanFitOptions, seed)
+        holdout = hold_out(
+            train, options.valid_share, np.random.default_rng(derived_seed(seed, "gan", "holdout"))
         )
+        if holdout.task is not None:
+            ctx.log(
+                f"gan: validating on {holdout.rows} training rows held back from "
+                f"{len(holdout.task.users)} users"
+            )
+        fit_matrix = holdout.fit.interaction_matrix(real_only=True)
+        self.threads_ = resolve_threads(options.threads, step_flops(self.matrix_, options))
+        model, _ = build(self.matrix_.shape[1], options, seed)
+        with cpu_threads(self.threads_, ctx.accelerator().device):
+            model = load_or_fit(
+                ctx,
+                "gan",
+                model,
+                settings,
+                lambda epochs: (
+                    fit_gan(
+                        fit_matrix,
+                        options,
+                        ctx,
+                        seed,
+                        task=holdout.task,
+                        patience=options.patience,
+                        checkpoints=epochs,
+                    ).generator
+                ),
+                "cfgan-generator",
+            )
         self.generator_: Any = model.cpu().eval()
 
     def generate(self, train: Dataset, request: GenerationRequest, ctx: Context) -> pa.Table:
-        return generation.generate_rows(
-            self.name,
-            train,
-            self.matrix_,
-            self.options,
-            request,
-            ctx,
-            self._outputs,
-            lambda start, n: self._masked_parents(start, n, ctx),
-        )
+        from recaug_modelkit.threads import cpu_threads
+
+        with cpu_threads(self.threads_):
+            return generation.generate_rows(
+                self.name,
+                train,
+                self.matrix_,
+                self.options,
+                request,
+                ctx,
+                self._outputs,
+                lambda start, n: self._masked_parents(start, n, ctx),
+            )
 
     def _outputs(self, users: np.ndarray, keep: Any = None) -> np.ndarray:
+        """The generator's values for every item, conditioned on ``users``' training rows
+        (only the entries where ``keep`` is true, when given)."""
         import torch
 
-        from recaug_modelkit.rows import dense_rows
+        from recaug_modelkit.rows import sparse_rows
 
-        condition = dense_rows(self.matrix_, users)
+        condition = sparse_rows(self.matrix_, users)
         if keep is not None:
-            condition = condition * keep
+            condition = condition.keep(keep)
         with torch.no_grad():
             return self.generator_(condition).numpy()
 
@@ -75,5 +104,6 @@ class GanStrategy(Strategy):
 
         active = np.flatnonzero(np.diff(self.matrix_.indptr))
         parents = ctx.rng("gan", "parents", start).choice(active, size=n)
-        draws = torch.rand(n, self.matrix_.shape[1], generator=ctx.torch_generator("gan", start))
-        return self._outputs(parents, (draws < self.options.condition_keep).float()), parents
+        entries = int(np.diff(self.matrix_.indptr)[parents].sum())
+        draws = torch.rand(entries, generator=ctx.torch_generator("gan", start))
+        return self._outputs(parents, draws < self.options.condition_keep), parents

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from recaug_core import Context, Options, RecaugError, write_atomic, write_json
+from recaug_modelkit.early_stopping import EarlyStopping
 
 FORMAT = "recaug-epoch-checkpoint"
 M = TypeVar("M", bound=torch.nn.Module)
@@ -133,6 +134,19 @@ def restore_training(
         optimizer.load_state_dict({"state": slots, "param_groups": saved["param_groups"]})
 
 
+BEST = "best"  # prefix of the kept best epoch's weights in a checkpoint (early stopping)
+
+
+@dataclass
+class Resumed:
+    """Where a resumed training loop continues: epochs done, their history, and the best
+    epoch's weights that early stopping had kept (None without validation)."""
+
+    epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_weights: dict[str, torch.Tensor] | None = None
+
+
 def resume_training(
     checkpoints: EpochCheckpoints | None,
     ctx: Context,
@@ -140,18 +154,38 @@ def resume_training(
     modules: Mapping[str, torch.nn.Module],
     optimizers: Mapping[str, torch.optim.Optimizer],
     epochs: int,
-) -> tuple[int, list[dict[str, float]]]:
-    """(epochs already done, their history): restored from the newest checkpoint under
-    ``--resume``; otherwise ``(0, [])``, and stale checkpoints of another run are removed."""
+) -> Resumed:
+    """What the newest checkpoint holds, restored into ``modules`` and ``optimizers``, under
+    ``--resume``; otherwise nothing done, and stale checkpoints of another run removed."""
     if checkpoints is None:
-        return 0, []
+        return Resumed()
     saved = checkpoints.latest() if ctx.resume else None
     if saved is None:
         checkpoints.clear()
-        return 0, []
+        return Resumed()
     restore_training(saved, modules, optimizers)
     ctx.log(f"{name}: resuming after epoch {saved.epoch} of {epochs}")
-    return saved.epoch, saved.state["history"]
+    prefix = f"{BEST}/"
+    best = {k[len(prefix) :]: v for k, v in saved.tensors.items() if k.startswith(prefix)}
+    return Resumed(saved.epoch, saved.state["history"], best or None)
+
+
+def save_epoch(
+    checkpoints: EpochCheckpoints | None,
+    ctx: Context,
+    epoch: int,
+    modules: Mapping[str, torch.nn.Module],
+    optimizers: Mapping[str, torch.optim.Optimizer],
+    stopping: EarlyStopping,
+) -> None:
+    """The checkpoint of a finished epoch (main process only): weights, optimizer state,
+    the loop's history and the best epoch's weights it keeps."""
+    if checkpoints is None or not ctx.is_main_process:
+        return
+    tensors, state = training_tensors(modules, optimizers)
+    for key, value in (stopping.best_weights or {}).items():
+        tensors[f"{BEST}/{key}"] = value
+    checkpoints.save(epoch, tensors, {**state, "history": stopping.history})
 
 
 WEIGHTS_FILE = "model.safetensors"

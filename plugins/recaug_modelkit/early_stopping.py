@@ -20,7 +20,10 @@ keep*, the same way for every backend:
     stopping.finish()  # the best epoch's weights are back in `model`
 
 Without ``validate`` it trains every epoch and the last one counts as the best. ``start`` and
-``history`` continue a loop resumed from an epoch checkpoint.
+``history`` continue a loop resumed from an epoch checkpoint; with validation the best epoch
+and the epochs since are read back from ``history``, and ``best_weights`` (saved with the
+checkpoint from ``stopping.best_weights``) are the weights it kept, so a resumed loop stops
+and keeps exactly what an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class EarlyStopping:
         metric: str = VALID_METRIC,
         start: int = 0,
         history: list[dict[str, float]] | None = None,
+        best_weights: dict[str, Any] | None = None,
     ) -> None:
         self.ctx, self.name, self.epochs, self.patience = ctx, name, epochs, patience
         self.validate, self.keep, self.metric = validate, keep, metric
@@ -54,9 +58,12 @@ class EarlyStopping:
         self.epochs_run = start
         self.best_epoch = start
         self._best = -math.inf
-        self._best_state: dict[str, Any] | None = None
+        self._best_state: dict[str, Any] | None = best_weights
         self._stale = 0
         self._stopped = False
+        if validate is not None:
+            for row in self.history:
+                self._track(int(row["epoch"]), row[metric], None)
         bar: dict[str, Any] = {"initial": start, "total": epochs, "desc": name, "unit": "epoch"}
         if self.stops_early:  # no time left to show: the loop ends when validation stalls
             bar["bar_format"] = "{l_bar}{bar}| {n_fmt}/{total_fmt} at most [{elapsed}{postfix}]"
@@ -67,10 +74,10 @@ class EarlyStopping:
         # counted here rather than by iterating the bar: tqdm counts an item only when the
         # next is asked for, so a loop that stops early would leave its bar one short
         for epoch in range(self._start + 1, self.epochs + 1):
+            if self._stopped:  # checked first: a resumed loop may have stopped already
+                break
             yield epoch
             self._bar.update(1)
-            if self._stopped:
-                break
 
     @property
     def stops_early(self) -> bool:
@@ -90,16 +97,8 @@ class EarlyStopping:
         if self.validate is None:
             self.best_epoch = epoch
         else:
-            value = row[self.metric] = self.validate()
-            if value > self._best:
-                self._best, self.best_epoch, self._stale = value, epoch, 0
-                if self.keep is not None:
-                    self._best_state = {
-                        k: v.detach().clone() for k, v in self.keep.state_dict().items()
-                    }
-            else:
-                self._stale += 1
-            self._stopped = bool(self.patience) and self._stale >= self.patience
+            row[self.metric] = self.validate()
+            self._track(epoch, row[self.metric], self.keep)
         self.history.append(row)
         shown = {k: f"{v:.4f}" for k, v in row.items() if k != "epoch"}
         if self.validate is not None:
@@ -109,6 +108,21 @@ class EarlyStopping:
             self._bar.total = epoch
         self._bar.set_postfix(shown)
         return row
+
+    @property
+    def best_weights(self) -> dict[str, Any] | None:
+        """A copy of the best epoch's weights of ``keep`` (None without validation or
+        ``keep``); an epoch checkpoint saves them for a resumed loop."""
+        return self._best_state
+
+    def _track(self, epoch: int, value: float, keep: Any) -> None:
+        if value > self._best:
+            self._best, self.best_epoch, self._stale = value, epoch, 0
+            if keep is not None:
+                self._best_state = {k: v.detach().clone() for k, v in keep.state_dict().items()}
+        else:
+            self._stale += 1
+        self._stopped = bool(self.patience) and self._stale >= self.patience
 
     def finish(self) -> None:
         """Close the progress bar and put the best epoch's weights back into ``keep``."""

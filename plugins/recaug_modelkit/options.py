@@ -10,6 +10,11 @@
   ``sequence_ops`` changes (the `seq` strategy's rows, the `sasrec` backend's CL4SRec views);
 - ``mode``, ``per_user``, ``new_users`` (``GenerationOptions``): how a generator strategy
   turns item scores into rows.
+- ``negatives`` (``SampledItemsOption``): how many catalog items a batch's outputs are
+  computed on besides its own (``recaug_modelkit.rows.candidate_items``).
+- ``valid_share`` (``HoldoutOption``): the users whose held-back training rows validate a
+  generator (``recaug_modelkit.holdout``).
+- ``threads`` (``ThreadsOption``): torch's CPU threads (``recaug_modelkit.threads``).
 
 No torch here: option classes are read when plugins register.
 """
@@ -118,4 +123,36 @@ class OperatorRates(Options):
         gt=0.0,
         le=1.0,
         description="insert adds a correlated item after floor(rate*length) random items",
+    )
+
+
+class SampledItemsOption(Options):
+    negatives: int = Field(
+        default=2048,
+        ge=0,
+        le=10_000_000,
+        description="items drawn at random per batch, besides the batch's own, on which "
+        "the per-item outputs are trained (a sampled softmax for vae); the whole catalog "
+        "when it is not more than twice that (0: always the whole catalog)",
+    )
+
+
+class HoldoutOption(Options):
+    valid_share: float = Field(
+        default=0.1,
+        ge=0.0,
+        lt=1.0,
+        description="share of users (at most 5,000) who hold back a fifth of their training "
+        "items to validate on: training stops after `patience` epochs without a better "
+        "NDCG@10 on them (0: no validation, train all epochs)",
+    )
+
+
+class ThreadsOption(Options):
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="torch CPU threads while fitting and sampling (default: chosen from the "
+        "model's size and the CPUs this process may use; see docs/benchmarks.md)",
     )

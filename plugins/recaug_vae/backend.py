@@ -25,7 +25,8 @@ class VaeBackend(Recommender):
         import scipy.sparse as sp
 
         from recaug_core import RankingTask, pair_weights, training_phases
-        from recaug_vae.training import fit_vae
+        from recaug_modelkit.threads import cpu_threads, resolve_threads
+        from recaug_vae.training import fit_vae, step_flops
 
         seed = self.options.training_seed(ctx)
         task = RankingTask.for_validation(train, valid)
@@ -34,25 +35,31 @@ class VaeBackend(Recommender):
         history: list[dict[str, float]] = []
         for phase in phases:
             # Synthetic rows are training rows like real ones (a synthetic user is one more
-            # row), weighted as the merge policy says.
+            # row), weighted as the merge policy says; a weight of 0 leaves the row out.
             users, items, weights = pair_weights(phase)
             values = np.ones(len(users), np.float32) if weights is None else weights
             shape = (train.n_users, train.n_items)
             self.matrix_ = sp.csr_matrix((values, (users, items)), shape=shape)
-            fitted = fit_vae(
-                self.matrix_,
-                self.options,
-                ctx,
-                seed,
-                task=task,
-                patience=self.options.patience,
-                init=model,
-                phase="" if len(phases) == 1 else phase.name,
+            self.matrix_.eliminate_zeros()
+            self.threads_ = resolve_threads(
+                self.options.threads, step_flops(self.matrix_, self.options)
             )
+            with cpu_threads(self.threads_, ctx.accelerator().device):
+                fitted = fit_vae(
+                    self.matrix_,
+                    self.options,
+                    ctx,
+                    seed,
+                    task=task,
+                    patience=self.options.patience,
+                    init=model,
+                    phase="" if len(phases) == 1 else phase.name,
+                )
             model, history = fitted.model, history + fitted.history
         self.model_: Any = model
         self.training_ = {
             "seed": seed,
+            "threads": self.threads_,
             "epochs_run": fitted.epochs_run,
             "best_epoch": fitted.best_epoch,
             "best_valid_ndcg@10": fitted.best_valid,
@@ -61,6 +68,8 @@ class VaeBackend(Recommender):
 
     def score(self, users: np.ndarray) -> np.ndarray:
         """Log-probabilities of the decoder (same order as probabilities, never -inf)."""
+        from recaug_modelkit.threads import cpu_threads
         from recaug_vae.training import log_probabilities
 
-        return log_probabilities(self.model_, self.matrix_, np.asarray(users, dtype=np.int64))
+        with cpu_threads(self.threads_):
+            return log_probabilities(self.model_, self.matrix_, np.asarray(users, dtype=np.int64))

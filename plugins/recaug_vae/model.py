@@ -17,8 +17,10 @@ import copy
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from recaug_modelkit.layers import ItemsIn, ItemsOut
+from recaug_modelkit.rows import Candidates, SparseRows
 
 MIXTURE_WEIGHTS = (3 / 20, 3 / 4, 1 / 10)  # RecVAE: standard, previous posterior, wide
 WIDE_LOGVAR = 10.0
@@ -26,66 +28,87 @@ WIDE_LOGVAR = 10.0
 
 class MultVAE(nn.Module):
     def __init__(
-        self, n_items: int, hidden: int, latent: int, generator: torch.Generator, composite: bool
+        self,
+        n_items: int,
+        hidden: int,
+        latent: int,
+        generator: torch.Generator,
+        composite: bool,
+        sparse: bool = True,
     ) -> None:
         super().__init__()
         self.n_items, self.latent = n_items, latent
-        self.encoder = nn.Sequential(nn.Linear(n_items, hidden), nn.Tanh())
+        self.item_in = ItemsIn(n_items, hidden, sparse=sparse)
         self.to_stats = nn.Linear(hidden, 2 * latent)
-        self.decoder = nn.Sequential(
-            nn.Linear(latent, hidden), nn.Tanh(), nn.Linear(hidden, n_items)
-        )
-        for layer in self.modules():
-            if isinstance(layer, nn.Linear):  # the paper's initialisation
-                nn.init.xavier_normal_(layer.weight, generator=generator)
-                nn.init.normal_(layer.bias, std=0.001, generator=generator)
+        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.Tanh())
+        self.item_out = ItemsOut(hidden, n_items, sparse=sparse)
+        for weight, bias in (
+            (self.item_in.weight, self.item_in.bias),
+            (self.to_stats.weight, self.to_stats.bias),
+            (self.decoder[0].weight, self.decoder[0].bias),
+            (self.item_out.weight, self.item_out.bias),
+        ):  # the paper's initialisation
+            nn.init.xavier_normal_(weight, generator=generator)
+            nn.init.normal_(bias, std=0.001, generator=generator)
         # The composite prior's "previous posterior": a frozen copy, refreshed every epoch.
         self.previous: nn.ModuleList | None = None
         if composite:
             self.previous = nn.ModuleList(
-                [copy.deepcopy(self.encoder), copy.deepcopy(self.to_stats)]
+                [copy.deepcopy(self.item_in), copy.deepcopy(self.to_stats)]
             )
             self.previous.requires_grad_(False)
 
     def encode(
-        self, x: torch.Tensor, keep: torch.Tensor | None = None
+        self, rows: SparseRows, keep: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior mean and log-variance; ``keep`` is the dropout mask scaled by 1/keep."""
-        h = F.normalize(x, dim=1)
-        if keep is not None:
-            h = h * keep
-        mu, logvar = self.to_stats(self.encoder(h)).chunk(2, dim=1)
-        return mu, logvar
+        """Posterior mean and log-variance of each row; ``keep`` is the dropout mask over
+        the rows' entries, scaled by 1/keep."""
+        return _encode(rows, keep, self.item_in, self.to_stats)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Logits over the catalog."""
-        return self.decoder(z)
+    def decode(self, z: torch.Tensor, columns: Candidates | None = None) -> torch.Tensor:
+        """Logits over the catalog, or over ``columns`` of it."""
+        return self.item_out(self.decoder(z), columns)
 
     @torch.no_grad()
-    def probabilities(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        """Decoder distribution for rows ``x``: at the posterior mean, or at a sample."""
-        mu, logvar = self.encode(x)
+    def probabilities(self, rows: SparseRows, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Decoder distribution for ``rows``: at the posterior mean, or at a sample."""
+        mu, logvar = self.encode(rows)
         z = mu if noise is None else mu + noise * torch.exp(0.5 * logvar)
         return torch.softmax(self.decode(z), dim=1)
 
     def forward(
-        self, x: torch.Tensor, beta: float, keep: torch.Tensor, noise: torch.Tensor
+        self,
+        rows: SparseRows,
+        beta: float,
+        keep: torch.Tensor,
+        noise: torch.Tensor,
+        columns: Candidates,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The training loss: (objective, negative log-likelihood, KL), batch means."""
-        mu, logvar = self.encode(x, keep)
+        """The training loss: (objective, negative log-likelihood, KL), batch means.
+
+        The multinomial likelihood's normaliser is taken over ``columns``: exact for the
+        whole catalog, a sampled-softmax estimate otherwise (``Candidates``)."""
+        mu, logvar = self.encode(rows, keep)
         z = mu + noise * torch.exp(0.5 * logvar)
-        nll = -(F.log_softmax(self.decode(z), dim=1) * x).sum(dim=1).mean()
+        logits = self.decode(z, columns)
+        if columns.log_weight is None:
+            log_norm = torch.logsumexp(logits, dim=1)
+        else:
+            log_norm = torch.logsumexp(logits + columns.log_weight, dim=1)
+        entry_rows = rows.rows
+        own = logits[entry_rows, columns.position(rows.items)] - log_norm[entry_rows]
+        nll = -(own * rows.values).sum() / len(rows)
         if self.previous is None:
             kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()
         else:
-            kl = (_log_normal(z, mu, logvar) - self._log_composite_prior(x, z)).sum(dim=1).mean()
+            kl = (_log_normal(z, mu, logvar) - self._log_composite_prior(rows, z)).sum(dim=1).mean()
         return nll + beta * kl, nll, kl
 
-    def _log_composite_prior(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def _log_composite_prior(self, rows: SparseRows, z: torch.Tensor) -> torch.Tensor:
         assert self.previous is not None
-        encoder, to_stats = self.previous
+        item_in, to_stats = self.previous
         with torch.no_grad():
-            mu_old, logvar_old = to_stats(encoder(F.normalize(x, dim=1))).chunk(2, dim=1)
+            mu_old, logvar_old = _encode(rows, None, item_in, to_stats)
         zeros = torch.zeros_like(z)
         parts = torch.stack(
             [
@@ -99,8 +122,18 @@ class MultVAE(nn.Module):
     def refresh_prior(self) -> None:
         """Copy the current encoder into the composite prior (at each epoch's start)."""
         if self.previous is not None:
-            self.previous[0].load_state_dict(self.encoder.state_dict())
+            self.previous[0].load_state_dict(self.item_in.state_dict())
             self.previous[1].load_state_dict(self.to_stats.state_dict())
+
+
+def _encode(
+    rows: SparseRows, keep: torch.Tensor | None, item_in: ItemsIn, to_stats: nn.Module
+) -> tuple[torch.Tensor, torch.Tensor]:
+    weights = rows.normalized_values()  # the L2-normalised input row, entry by entry
+    if keep is not None:
+        weights = weights * keep
+    mu, logvar = to_stats(torch.tanh(item_in(rows, weights))).chunk(2, dim=1)
+    return mu, logvar
 
 
 def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

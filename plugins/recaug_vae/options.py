@@ -6,10 +6,17 @@ from typing import Literal
 
 from pydantic import Field
 
-from recaug_modelkit.options import GenerationOptions, Patience, SeedOption
+from recaug_modelkit.options import (
+    GenerationOptions,
+    HoldoutOption,
+    Patience,
+    SampledItemsOption,
+    SeedOption,
+    ThreadsOption,
+)
 
 
-class VaeTrainingOptions(SeedOption):
+class VaeTrainingOptions(SeedOption, SampledItemsOption):
     # The paper's 600-200 network, widened to 1000: on the MovieLens-100K validation split
     # it ranked better (NDCG@10 0.2545 against 0.2507) for a third more time.
     hidden: int = Field(default=1000, ge=1, le=65_536, description="hidden layer size")
@@ -33,14 +40,20 @@ class VaeTrainingOptions(SeedOption):
     weight_decay: float = Field(default=0.0, ge=0, description="Adam weight decay")
 
 
-class VaeBackendOptions(VaeTrainingOptions):
+class VaeBackendOptions(VaeTrainingOptions, ThreadsOption):
     epochs: int = Field(
         default=300, ge=1, le=100_000, description="most passes (early stopping ends sooner)"
     )
     patience: Patience = 20
 
 
-class VaeStrategyOptions(VaeTrainingOptions, GenerationOptions):
+class VaeFitOptions(VaeTrainingOptions, HoldoutOption):
+    """What shapes the strategy's fitted model (a checkpoint of other values is not resumed)."""
+
+    patience: Patience = 3
+
+
+class VaeStrategyOptions(VaeFitOptions, GenerationOptions, ThreadsOption):
     latent_from: Literal["prior", "posterior"] = Field(
         default="prior",
         description="synthesize: z from the prior N(0, I) (no parent), or from the posterior "

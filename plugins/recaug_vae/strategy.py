@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from recaug_core import Context, Dataset, GenerationRequest, Strategy, torch_generator
+from recaug_core import Context, Dataset, GenerationRequest, Strategy, derived_seed
 from recaug_modelkit import generation
-from recaug_vae.options import VaeStrategyOptions, VaeTrainingOptions
+from recaug_vae.options import VaeFitOptions, VaeStrategyOptions
 
 
 class VaeStrategy(Strategy):
@@ -30,50 +30,69 @@ class VaeStrategy(Strategy):
 
     def fit(self, train: Dataset, ctx: Context) -> None:
         from recaug_modelkit.checkpoints import fit_settings, load_or_fit
-        from recaug_vae.model import MultVAE
-        from recaug_vae.training import fit_vae
+        from recaug_modelkit.holdout import hold_out
+        from recaug_modelkit.threads import cpu_threads, resolve_threads
+        from recaug_vae.training import build, fit_vae, step_flops
 
-        seed = self.options.training_seed(ctx)
+        options = self.options
+        seed = options.training_seed(ctx)
         self.matrix_ = train.interaction_matrix(real_only=True)
-        settings = fit_settings(self.matrix_, self.options, VaeTrainingOptions, seed)
-        model = MultVAE(
-            self.matrix_.shape[1],
-            self.options.hidden,
-            self.options.latent,
-            torch_generator(seed, "vae", "init"),
-            composite=self.options.prior == "composite",
+        settings = fit_settings(self.matrix_, options, VaeFitOptions, seed)
+        holdout = hold_out(
+            train, options.valid_share, np.random.default_rng(derived_seed(seed, "vae", "holdout"))
         )
-        model = load_or_fit(
-            ctx,
-            "vae",
-            model,
-            settings,
-            lambda epochs: fit_vae(self.matrix_, self.options, ctx, seed, checkpoints=epochs).model,
-            "mult-vae",
-        )
+        if holdout.task is not None:
+            ctx.log(
+                f"vae: validating on {holdout.rows} training rows held back from "
+                f"{len(holdout.task.users)} users"
+            )
+        fit_matrix = holdout.fit.interaction_matrix(real_only=True)
+        self.threads_ = resolve_threads(options.threads, step_flops(self.matrix_, options))
+        with cpu_threads(self.threads_, ctx.accelerator().device):
+            model = load_or_fit(
+                ctx,
+                "vae",
+                build(self.matrix_.shape[1], options, seed),
+                settings,
+                lambda epochs: (
+                    fit_vae(
+                        fit_matrix,
+                        options,
+                        ctx,
+                        seed,
+                        task=holdout.task,
+                        patience=options.patience,
+                        checkpoints=epochs,
+                    ).model
+                ),
+                "mult-vae",
+            )
         self.model_: Any = model.cpu().eval()
 
     def generate(self, train: Dataset, request: GenerationRequest, ctx: Context) -> pa.Table:
-        return generation.generate_rows(
-            self.name,
-            train,
-            self.matrix_,
-            self.options,
-            request,
-            ctx,
-            lambda chunk: self._posterior_probabilities(chunk, ctx, "extend"),
-            lambda start, n: self._new_user_probabilities(start, n, ctx),
-        )
+        from recaug_modelkit.threads import cpu_threads
+
+        with cpu_threads(self.threads_):
+            return generation.generate_rows(
+                self.name,
+                train,
+                self.matrix_,
+                self.options,
+                request,
+                ctx,
+                lambda chunk: self._posterior_probabilities(chunk, ctx, "extend"),
+                lambda start, n: self._new_user_probabilities(start, n, ctx),
+            )
 
     def _posterior_probabilities(self, users: np.ndarray, ctx: Context, key: str) -> np.ndarray:
         import torch
 
-        from recaug_modelkit.rows import dense_rows
+        from recaug_modelkit.rows import sparse_rows
 
         noise = torch.randn(
             len(users), self.options.latent, generator=ctx.torch_generator("vae", key, users[0])
         )
-        return self.model_.probabilities(dense_rows(self.matrix_, users), noise).numpy()
+        return self.model_.probabilities(sparse_rows(self.matrix_, users), noise).numpy()
 
     def _new_user_probabilities(
         self, start: int, n: int, ctx: Context

@@ -1,5 +1,6 @@
-"""Fitting Mult-VAE: user batches of the sparse matrix, Adam through Accelerate, beta
-annealing, optional early stopping on validation NDCG@10, optional epoch checkpoints."""
+"""Fitting Mult-VAE: user batches of the sparse matrix (sparse input rows, outputs on the
+batch's candidate items), fused Adam through Accelerate, beta annealing, optional early
+stopping on a validation ranking, optional epoch checkpoints."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import scipy.sparse as sp
 import torch
 
 from recaug_core import Context, RankingTask, ranking_means, torch_generator
-from recaug_modelkit.checkpoints import EpochCheckpoints, resume_training, training_tensors
+from recaug_modelkit.checkpoints import EpochCheckpoints, resume_training, save_epoch
 from recaug_modelkit.early_stopping import VALID_METRIC, EarlyStopping
-from recaug_modelkit.rows import batches, dense_rows
+from recaug_modelkit.optim import optimizers
+from recaug_modelkit.rows import batches, candidate_items, sparse_rows
 from recaug_vae.model import MultVAE
 from recaug_vae.options import VaeTrainingOptions
 
@@ -26,6 +28,26 @@ class FittedVae:
     best_epoch: int
     best_valid: float | None
     history: list[dict[str, float]] = field(default_factory=list)
+
+
+def build(n_items: int, options: VaeTrainingOptions, seed: int, sparse: bool = True) -> MultVAE:
+    return MultVAE(
+        n_items,
+        options.hidden,
+        options.latent,
+        torch_generator(seed, "vae", "init"),
+        composite=options.prior == "composite",
+        sparse=sparse,
+    )
+
+
+def step_flops(matrix: sp.csr_matrix, options: VaeTrainingOptions) -> float:
+    """Rough floating-point operations of one training step (forward and backward of the
+    decoder's output layer, which dominates): what the default thread count is chosen by."""
+    n_users, n_items = matrix.shape
+    own = options.batch_size * matrix.nnz / max(n_users, 1)
+    columns = n_items if options.negatives == 0 else min(n_items, own + options.negatives)
+    return 6.0 * options.batch_size * options.hidden * columns
 
 
 def fit_vae(
@@ -41,24 +63,17 @@ def fit_vae(
     phase: str = "",
 ) -> FittedVae:
     """Train on every non-empty row of ``matrix`` (users x items CSR; 1 per item, or a merge
-    policy's weight, which scales the item's share of the input and of the loss). ``init``
-    continues from a model trained before (a later training ``phase``)."""
-    model = init or MultVAE(
-        matrix.shape[1],
-        options.hidden,
-        options.latent,
-        torch_generator(seed, "vae", "init"),
-        composite=options.prior == "composite",
-    )
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=options.lr, weight_decay=options.weight_decay
-    )
-    start, history = resume_training(
-        checkpoints, ctx, "vae", {"model": model}, {"adam": optimizer}, options.epochs
-    )
+    policy's weight, which scales the item's share of the input and of the loss); with ``task``,
+    validate after every epoch, stop after ``patience`` epochs without a better NDCG@10 and
+    keep the best epoch's weights. ``init`` continues from a model trained before (a later
+    training ``phase``)."""
     accelerator = ctx.accelerator()
-    wrapped, prepared = accelerator.prepare(model, optimizer)
     device, rank, world = accelerator.device, accelerator.process_index, accelerator.num_processes
+    model = init or build(matrix.shape[1], options, seed, sparse=world == 1)
+    modules = {"model": model}
+    steppers = optimizers(model, options.lr, weight_decay=options.weight_decay)
+    resumed = resume_training(checkpoints, ctx, "vae", modules, steppers, options.epochs)
+    wrapped, *prepared = accelerator.prepare(model, *steppers.values())
     users = torch.from_numpy(np.flatnonzero(np.diff(matrix.indptr)).astype(np.int64))
     steps_per_epoch = math.ceil(len(users) / options.batch_size)
 
@@ -69,8 +84,9 @@ def fit_vae(
         patience,
         validate=None if task is None else lambda: validation_ndcg(model, matrix, task, device),
         keep=model,
-        start=start,
-        history=history,
+        start=resumed.epoch,
+        history=resumed.history,
+        best_weights=resumed.best_weights,
     )
     beta = 0.0
     for epoch in stopping:
@@ -80,24 +96,27 @@ def fit_vae(
         step = (epoch - 1) * steps_per_epoch
         totals = np.zeros(3)
         order = users[torch.randperm(len(users), generator=gen)]
-        for rows in batches(order, options.batch_size, rank, world):
-            x = dense_rows(matrix, rows)
-            keep = (torch.rand(x.shape, generator=gen) >= options.dropout).float()
+        for batch in batches(order, options.batch_size, rank, world):
+            rows = sparse_rows(matrix, batch)
+            columns = candidate_items(rows, options.negatives, gen)
+            keep = (torch.rand(len(rows.items), generator=gen) >= options.dropout).float()
             keep /= 1.0 - options.dropout
             noise = torch.randn(len(rows), options.latent, generator=gen)
             step += 1
             beta = options.beta_max * min(1.0, step / max(options.anneal_steps, 1))
             with accelerator.autocast():
-                loss, nll, kl = wrapped(x.to(device), beta, keep.to(device), noise.to(device))
-            prepared.zero_grad(set_to_none=True)
+                loss, nll, kl = wrapped(
+                    rows.to(device), beta, keep.to(device), noise.to(device), columns.to(device)
+                )
+            for optimizer in prepared:
+                optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
-            prepared.step()
+            for optimizer in prepared:
+                optimizer.step()
             totals += [float(loss.detach()), float(nll.detach()), float(kl.detach())]
         loss, nll, kl = (totals / steps_per_epoch).tolist()
         stopping.record(epoch, beta=beta, loss=loss, nll=nll, kl=kl)
-        if checkpoints is not None and ctx.is_main_process:
-            tensors, state = training_tensors({"model": model}, {"adam": optimizer})
-            checkpoints.save(epoch, tensors, {**state, "history": stopping.history})
+        save_epoch(checkpoints, ctx, epoch, modules, steppers, stopping)
     stopping.finish()
     model.cpu().eval()
     return FittedVae(
@@ -122,13 +141,12 @@ def log_probability_tensor(
     model: MultVAE, matrix: sp.csr_matrix, users: np.ndarray, device: Any = "cpu"
 ) -> torch.Tensor:
     model.eval()
-    x = dense_rows(matrix, users).to(device)
-    mu, _ = model.encode(x)
+    mu, _ = model.encode(sparse_rows(matrix, users).to(device))
     return torch.log_softmax(model.decode(mu), dim=1).float()
 
 
 def validation_ndcg(model: MultVAE, matrix: sp.csr_matrix, task: RankingTask, device: Any) -> float:
-    """NDCG@10 on the validation split, ranked exactly as the final evaluation ranks (the
+    """NDCG@10 on the validation users, ranked exactly as the final evaluation ranks (the
     scores stay a tensor: ``RankingTask.rank`` takes their top 10 with ``torch.topk``)."""
     ranking = task.rank(lambda rows: log_probability_tensor(model, matrix, rows, device), 10)
     return ranking_means(ranking, task.n_items, [10])[VALID_METRIC]

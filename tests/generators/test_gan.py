@@ -36,9 +36,13 @@ def strategy(**options: Any) -> Any:
     return get_registry().get("strategies", "gan")({**TINY, **options})
 
 
-def batch() -> torch.Tensor:
-    matrix = tiny_split().train.interaction_matrix()
-    return torch.from_numpy(matrix[:16].toarray())
+def batch() -> Any:
+    from recaug_gan.model import Batch
+    from recaug_modelkit.rows import candidate_items, sparse_rows
+
+    rows = sparse_rows(tiny_split().train.interaction_matrix(), np.arange(16))
+    columns = candidate_items(rows, 0, torch.Generator())
+    return Batch(rows, rows.dense(columns), columns)
 
 
 @pytest.mark.parametrize("loss", ["gan", "wgan-gp"])
@@ -48,13 +52,14 @@ def test_adversarial_gradient_reaches_the_generator(loss: str) -> None:
     from recaug_gan.options import GanTrainingOptions
     from recaug_gan.training import build
 
-    real = batch()
+    users = batch()
+    real = users.real
     gen_net, disc_net = build(real.shape[1], GanTrainingOptions(hidden_g=16, hidden_d=8), 0)
     pm, zr = negative_masks(real, 0.7, 0.7, torch.rand((2, *real.shape)))
-    adversarial, reconstruction = generator_losses(gen_net, disc_net, real, pm, zr, loss)
+    adversarial, reconstruction = generator_losses(gen_net, disc_net, users, pm, zr, loss)
     adversarial.backward()
     grads = [p.grad for p in gen_net.parameters()]
-    assert all(g is not None and g.abs().sum() > 0 for g in grads)
+    assert all(g is not None and g.to_dense().abs().sum() > 0 for g in grads)
     assert reconstruction.requires_grad and reconstruction > 0
 
 
