@@ -26,7 +26,7 @@ from typing import Any
 
 from recaug_core import Context, GenerationRequest, create, split_dataset, target_users
 from recaug_core.loading import load_data
-from recaug_lora_gen.strategy import cpu_threads
+from recaug_modelkit.threads import cpu_threads
 
 
 def main() -> None:
@@ -71,7 +71,7 @@ def measure(ref: str, options: dict[str, str], repeats: int) -> dict[str, Any]:
         generate_s = time.perf_counter() - started
         fitted = strategy.fitted_
         stats = fitted.stats
-        with cpu_threads(strategy.options, ctx):  # the threads generate() itself uses
+        with cpu_threads(strategy.threads_):  # the threads generate() itself uses
             sampling = compare_constraint(fitted, split.train, ctx, repeats)
     return {
         "interactions": len(data),

@@ -23,6 +23,7 @@ from recaug_lora_gen.tiny import ensure_tiny, fingerprint
 from recaug_lora_gen.training import Schedule, run_training
 
 GENERATION_ONLY = (
+    "batch_size",
     "new_users",
     "seed_items",
     "temperature",
@@ -85,7 +86,7 @@ def _tiny(
 
     shaping = {
         k: getattr(options, k)
-        for k in ("tiny_hidden", "tiny_layers", "pretrain_epochs", "pretrain_lr", "batch_size")
+        for k in ("tiny_hidden", "tiny_layers", "pretrain_epochs", "pretrain_lr", "batch_tokens")
     }
     texts = [options.template, options.item_template, options.user_template]
     if options.mode == "text":
@@ -149,7 +150,11 @@ def _finetune(fitted: Fitted, train: Dataset, key: str, ctx: Context) -> None:
     if not examples or options.epochs == 0:
         return
     schedule = Schedule(
-        options.epochs, options.lr, options.batch_size, options.grad_accum, options.checkpoint_every
+        options.epochs,
+        options.lr,
+        options.batch_tokens,
+        options.grad_accum,
+        options.checkpoint_every,
     )
     run_training(
         fitted.model,

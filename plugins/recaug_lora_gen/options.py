@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from recaug_core import Options
+from recaug_modelkit.options import ThreadsOption
 
 Mode = Literal["extend", "synthesize", "text"]
 DEFAULT_TEMPLATE = "History: {history} Next:"
@@ -14,7 +14,7 @@ DEFAULT_ITEM_TEMPLATE = "Item: {item} Description:"
 DEFAULT_USER_TEMPLATE = "User: {history} Profile:"
 
 
-class LoraGenOptions(Options):
+class LoraGenOptions(ThreadsOption):
     mode: Mode = Field(
         default="extend",
         description=(
@@ -68,7 +68,13 @@ class LoraGenOptions(Options):
     )
     epochs: int = Field(default=3, ge=0, description="fine-tuning epochs")
     lr: float = Field(default=5e-3, gt=0, description="fine-tuning learning rate")
-    batch_size: int = Field(default=32, ge=1, description="training and generation batch size")
+    batch_size: int = Field(default=32, ge=1, description="prompts sampled together")
+    batch_tokens: int = Field(
+        default=4096,
+        ge=8,
+        description="training batches: examples of similar length, up to this many tokens "
+        "(padding included) each",
+    )
     grad_accum: int = Field(default=1, ge=1, description="micro-batches per optimizer step")
     max_length: int = Field(default=128, ge=8, description="most tokens of prompt + target")
     cuts_per_user: int = Field(
@@ -86,14 +92,6 @@ class LoraGenOptions(Options):
     merge: bool = Field(default=False, description="also save the base model with LoRA merged")
     trust_remote_code: bool = Field(
         default=False, description="allow code shipped with base_model (off unless set)"
-    )
-    threads: int | None = Field(
-        default=None,
-        ge=1,
-        description=(
-            "torch CPU threads while fitting and sampling (default: 1 for the tiny model on "
-            "CPU, where more threads only add overhead; else torch's default)"
-        ),
     )
     tiny_hidden: int = Field(default=64, ge=8, description="tiny base model: hidden size")
     tiny_layers: int = Field(default=2, ge=1, description="tiny base model: layers")

@@ -10,8 +10,6 @@ adapter as safetensors. generate: per mode, sample items for real users (extend)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +27,7 @@ from recaug_core import (
     target_users,
 )
 from recaug_lora_gen.options import LoraGenOptions
+from recaug_lora_gen.tiny import MAX_WORDS
 
 SYNTHETIC_PREFIX = "syn-lora-gen-"
 
@@ -44,16 +43,20 @@ class LoraGenStrategy(Strategy):
 
     def fit(self, train: Dataset, ctx: Context) -> None:
         from recaug_lora_gen.fitting import fit_model
+        from recaug_modelkit.threads import cpu_threads
 
-        with cpu_threads(self.options, ctx):
+        self.threads_ = training_threads(self.options, train)
+        with cpu_threads(self.threads_, ctx.accelerator().device):
             self.fitted_ = fit_model(train, self.options, ctx)
 
     def generate(
         self, train: Dataset, request: GenerationRequest, ctx: Context
     ) -> pa.Table | SyntheticData:
+        from recaug_modelkit.threads import cpu_threads
+
         if request.budget == 0:
             return empty_interactions()
-        with cpu_threads(self.options, ctx):
+        with cpu_threads(self.threads_, ctx.accelerator().device):
             return self._generate(train, request, ctx)
 
     def _generate(
@@ -136,23 +139,17 @@ class LoraGenStrategy(Strategy):
         ).slice(0, request.budget)
 
 
-@contextmanager
-def cpu_threads(options: LoraGenOptions, ctx: Context) -> Iterator[None]:
-    """Run with ``options.threads`` torch threads (1 for the tiny model on CPU: its matrices
-    are too small to split, and on a busy machine extra threads wait on each other, measured
-    5x slower with 2 threads than with 1), then restore the caller's setting."""
-    import torch
+def training_threads(options: LoraGenOptions, train: Dataset) -> int:
+    """The ``threads`` option, or the default for the model's size
+    (``recaug_modelkit.threads``): the tiny model is about one row of ``tiny_hidden``
+    weights per item and word, a step about ``batch_tokens`` tokens through it; any other
+    base model is taken to be large."""
+    from recaug_modelkit.threads import resolve_threads
 
-    threads = options.threads
-    if threads is None and options.base_model == "tiny" and ctx.accelerator().device.type == "cpu":
-        threads = 1
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    if options.base_model != "tiny":
+        return resolve_threads(options.threads, math.inf)
+    parameters = (train.n_items + MAX_WORDS) * options.tiny_hidden
+    return resolve_threads(options.threads, 6.0 * parameters * options.batch_tokens)
 
 
 def _last_timestamps(train: Dataset) -> np.ndarray:

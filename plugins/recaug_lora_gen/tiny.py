@@ -100,7 +100,7 @@ def ensure_tiny(
     schedule = Schedule(
         epochs=options.pretrain_epochs,
         lr=options.pretrain_lr,
-        batch_size=options.batch_size,
+        batch_tokens=options.batch_tokens,
         grad_accum=1,
         checkpoint_every=options.checkpoint_every,
     )

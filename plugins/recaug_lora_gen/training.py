@@ -1,22 +1,29 @@
 """One training loop for both phases (pretraining the tiny base, LoRA fine-tuning), with
 checkpoints that make an interrupted run continue exactly where it stopped.
 
-Determinism is by construction rather than by saved RNG state: epoch ``e`` shuffles with a
-generator seeded from (seed, phase, e), and update ``u`` reseeds torch (dropout) from
+Determinism is by construction rather than by saved RNG state: epoch ``e`` plans its batches
+with a generator seeded from (seed, phase, e), and update ``u`` reseeds torch (dropout) from
 (seed, phase, u). A checkpoint therefore only needs the trainable weights, the optimizer
 state and the update counter, all stored as safetensors plus a small JSON file.
+
+Speed, measured on Amazon Toys (19,412 users, histories of 6 items on median): a batch used to
+be 32 examples padded to the longest of them, so a batch of short histories was mostly padding
+and the model scored its whole vocabulary (every item) at every padded position; pretraining
+took 3,642 steps of about 0.4 s. Now examples of similar length share a batch
+(``epoch_batches``) of up to ``batch_tokens`` tokens, and a decoder-only model scores the
+vocabulary only where a label is (``labelled_loss``): the fine-tuning prompts are not scored.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -41,9 +48,36 @@ class Example:
 class Schedule:
     epochs: int
     lr: float
-    batch_size: int
+    batch_tokens: int
     grad_accum: int
     checkpoint_every: int
+
+
+POOL = 64  # batches' worth of examples sorted by length together
+
+
+def epoch_batches(
+    lengths: np.ndarray, batch_tokens: int, generator: torch.Generator
+) -> list[np.ndarray]:
+    """One epoch's batches of example indices: a random order cut into pools, each pool
+    sorted by length and cut into batches of at most ``batch_tokens`` padded tokens (one
+    example at least), the batches then shuffled. Examples of similar length share a batch,
+    so there is little padding, and a batch of short histories holds many of them."""
+    order = torch.randperm(len(lengths), generator=generator).numpy()
+    typical = max(1, int(np.median(lengths))) if len(lengths) else 1
+    pool_size = max(1, POOL * batch_tokens // typical)
+    found: list[np.ndarray] = []
+    for begin in range(0, len(order), pool_size):
+        pool = order[begin : begin + pool_size]
+        pool = pool[np.argsort(lengths[pool], kind="stable")]
+        first = 0
+        for index in range(1, len(pool) + 1):
+            # ascending lengths: a batch is as wide as its last example
+            if index == len(pool) or (index + 1 - first) * lengths[pool[index]] > batch_tokens:
+                found.append(pool[first:index])
+                first = index
+    shuffled = torch.randperm(len(found), generator=generator).tolist()
+    return [found[i] for i in shuffled]
 
 
 def run_training(
@@ -69,29 +103,35 @@ def run_training(
     if start:
         ctx.log(f"lora-gen: {phase} resumes after update {start}")
     wrapped, optimizer = accelerator.prepare(model, optimizer)
-    n_micro = max(1, math.ceil(len(examples) / schedule.batch_size))
-    per_epoch = math.ceil(n_micro / schedule.grad_accum)
-    total = schedule.epochs * per_epoch
+    lengths = np.array([len(e.input_ids) for e in examples], dtype=np.int64)
+    plans = [
+        epoch_batches(lengths, schedule.batch_tokens, ctx.torch_generator(phase, epoch))
+        for epoch in range(schedule.epochs)
+    ]
+    # update -> (its epoch's plan, its first micro-batch there)
+    updates = [
+        (plan, first) for plan in plans for first in range(0, len(plan), schedule.grad_accum)
+    ]
+    total = len(updates)
     rank, world = accelerator.process_index, accelerator.num_processes
+    scored = labelled_loss if world == 1 and labelled_loss_applies(model) else None
     losses: list[float] = []
     bar = ctx.progress(total=total, initial=start, desc=f"lora-gen {phase}", unit="step")
     tokens, started = 0, time.perf_counter()
     wrapped.train()
     for update in range(start, total):
-        epoch, position = divmod(update, per_epoch)
-        order = torch.randperm(len(examples), generator=ctx.torch_generator(phase, epoch))
-        micro = range(
-            position * schedule.grad_accum, min((position + 1) * schedule.grad_accum, n_micro)
-        )
+        plan, first = updates[update]
+        micro = plan[first : first + schedule.grad_accum]
         torch.manual_seed(derived_seed(ctx.seed, phase, "update", update))
         optimizer.zero_grad(set_to_none=True)
         loss_sum = 0.0
-        for index in micro:
-            rows = order[index * schedule.batch_size : (index + 1) * schedule.batch_size]
+        for rows in micro:
             batch = collate([examples[i] for i in rows[rank::world].tolist()], pad_id)
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             with accelerator.autocast():
-                loss = wrapped(**batch).loss / len(micro)
+                loss = (wrapped(**batch).loss if scored is None else scored(model, batch)) / len(
+                    micro
+                )
             accelerator.backward(loss)
             loss_sum += float(loss.detach())
             tokens += int(batch["attention_mask"].sum()) * world
@@ -118,6 +158,35 @@ def run_training(
         }
         (folder / SUMMARY).write_text(json.dumps(summary))
     return losses
+
+
+def labelled_loss_applies(model: Any) -> bool:
+    """Whether ``labelled_loss`` gives ``model``'s own loss: a decoder-only model of a
+    family whose output layer is a plain linear map of the last hidden state."""
+    causal = _causal_lm(model)
+    config = causal.config
+    return not config.is_encoder_decoder and config.model_type in PLAIN_HEADS
+
+
+PLAIN_HEADS = {"llama", "mistral", "qwen2", "qwen3", "gpt2"}
+
+
+def _causal_lm(model: Any) -> Any:
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def labelled_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The causal language-model loss (mean cross-entropy of the labelled next tokens) with
+    the vocabulary scored only at the positions that predict a label, not at every
+    position as the model's own forward does."""
+    causal = _causal_lm(model)
+    hidden = causal.base_model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+    ).last_hidden_state
+    targets = batch["labels"][:, 1:]  # position p predicts token p + 1
+    where = targets != IGNORE
+    logits = causal.get_output_embeddings()(hidden[:, :-1][where])
+    return torch.nn.functional.cross_entropy(logits.float(), targets[where])
 
 
 def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:

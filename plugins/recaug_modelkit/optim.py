@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
+
+from recaug_modelkit.layers import ItemsOut
 
 ADAM, LAZY_ADAM = "adam", "lazy_adam"
 
@@ -83,8 +85,8 @@ def sparse_parameters(model: nn.Module) -> list[nn.Parameter]:
     found: list[nn.Parameter] = []
     for module in model.modules():
         if isinstance(module, nn.Embedding | nn.EmbeddingBag) and module.sparse:
-            found.append(module.weight)
-        elif hasattr(module, "sparse_parameters"):
+            found.append(cast(nn.Parameter, module.weight))
+        elif isinstance(module, ItemsOut):
             found.extend(module.sparse_parameters())
     return found
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -40,16 +41,17 @@ class MultVAE(nn.Module):
         self.n_items, self.latent = n_items, latent
         self.item_in = ItemsIn(n_items, hidden, sparse=sparse)
         self.to_stats = nn.Linear(hidden, 2 * latent)
-        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.Tanh())
+        self.decoder = nn.Linear(latent, hidden)  # then tanh, then item_out
         self.item_out = ItemsOut(hidden, n_items, sparse=sparse)
         for weight, bias in (
             (self.item_in.weight, self.item_in.bias),
             (self.to_stats.weight, self.to_stats.bias),
-            (self.decoder[0].weight, self.decoder[0].bias),
+            (self.decoder.weight, self.decoder.bias),
             (self.item_out.weight, self.item_out.bias),
         ):  # the paper's initialisation
             nn.init.xavier_normal_(weight, generator=generator)
-            nn.init.normal_(bias, std=0.001, generator=generator)
+            if bias is not None:
+                nn.init.normal_(bias, std=0.001, generator=generator)
         # The composite prior's "previous posterior": a frozen copy, refreshed every epoch.
         self.previous: nn.ModuleList | None = None
         if composite:
@@ -67,7 +69,7 @@ class MultVAE(nn.Module):
 
     def decode(self, z: torch.Tensor, columns: Candidates | None = None) -> torch.Tensor:
         """Logits over the catalog, or over ``columns`` of it."""
-        return self.item_out(self.decoder(z), columns)
+        return self.item_out(torch.tanh(self.decoder(z)), columns)
 
     @torch.no_grad()
     def probabilities(self, rows: SparseRows, noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -106,7 +108,7 @@ class MultVAE(nn.Module):
 
     def _log_composite_prior(self, rows: SparseRows, z: torch.Tensor) -> torch.Tensor:
         assert self.previous is not None
-        item_in, to_stats = self.previous
+        item_in, to_stats = cast(ItemsIn, self.previous[0]), cast(nn.Linear, self.previous[1])
         with torch.no_grad():
             mu_old, logvar_old = _encode(rows, None, item_in, to_stats)
         zeros = torch.zeros_like(z)
