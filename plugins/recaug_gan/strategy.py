@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from recaug_core import Context, Dataset, GenerationRequest, Strategy, derived_seed
+from recaug_core import Context, Dataset, GenerationRequest, Strategy
 from recaug_gan.options import GanFitOptions, GanStrategyOptions
 from recaug_modelkit import generation
 
@@ -39,9 +39,7 @@ class GanStrategy(Strategy):
         seed = options.training_seed(ctx)
         self.matrix_ = train.interaction_matrix(real_only=True)
         settings = fit_settings(self.matrix_, options, GanFitOptions, seed)
-        holdout = hold_out(
-            train, options.valid_share, np.random.default_rng(derived_seed(seed, "gan", "holdout"))
-        )
+        holdout = hold_out(train, options.valid_share, seed)
         if holdout.task is not None:
             ctx.log(
                 f"gan: validating on {holdout.rows} training rows held back from "

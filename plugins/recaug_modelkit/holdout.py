@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from recaug_core import Dataset, RankingTask, arrays
+from recaug_core import Dataset, RankingTask, arrays, derived_seed
 
 MAX_USERS = 5000  # enough for a steady NDCG@10; more only costs ranking time every epoch
 MIN_USERS = 300
@@ -34,8 +34,10 @@ class Holdout:
     rows: int  # held-out interaction rows
 
 
-def hold_out(train: Dataset, share: float, rng: np.random.Generator) -> Holdout:
-    """Split ``train``'s real rows into a part to fit on and a validation ranking task."""
+def hold_out(train: Dataset, share: float, seed: int) -> Holdout:
+    """Split ``train``'s real rows into a part to fit on and a validation ranking task; the
+    same ``seed`` holds back the same rows for every generator."""
+    rng = np.random.default_rng(derived_seed(seed, "holdout"))
     real = train.real()
     users, items = real.codes()
     n_items = train.n_items

@@ -23,12 +23,12 @@ ADAM, LAZY_ADAM = "adam", "lazy_adam"
 
 class LazyAdam(torch.optim.Optimizer):
     """Adam for parameters with sparse row gradients: each step updates the moments and
-    weights of the rows the gradient holds, with Adam's formulas (L2 ``weight_decay`` added
-    to those rows' gradients, as ``torch.optim.Adam`` adds it); other rows keep theirs. This
-    is the update of ``torch.optim.SparseAdam`` (which has no weight decay), written with one
-    ``index_select`` and one ``index_copy_`` per state tensor instead of ``sparse_mask`` and
-    sparse additions: a step of an 18,357 x 1,000 table with 2,700 rows touched took about
-    90 ms with SparseAdam and 45 ms here on one CPU thread.
+    weights of the rows the gradient holds with ``torch.optim.Adam``'s formulas (L2
+    ``weight_decay`` added to those rows' gradients, as Adam adds it); other rows keep
+    theirs. ``torch.optim.SparseAdam`` does the same (without weight decay) through
+    ``sparse_mask`` and sparse additions; one ``index_select`` and one ``index_copy_`` per
+    state tensor here made a step of an 18,357 x 1,000 table with 2,700 rows touched about
+    twice as fast (90 ms -> 45 ms on one CPU thread).
     """
 
     def __init__(
@@ -65,10 +65,10 @@ class LazyAdam(torch.optim.Optimizer):
                 state["exp_avg"].index_copy_(0, rows, exp_avg)
                 state["exp_avg_sq"].index_copy_(0, rows, exp_avg_sq)
                 step = state["step"]
-                size = group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
-                param.index_add_(
-                    0, rows, exp_avg.div_(exp_avg_sq.sqrt_().add_(group["eps"])), alpha=-size
-                )
+                denominator = exp_avg_sq.sqrt_().div_(math.sqrt(1 - beta2**step))
+                denominator.add_(group["eps"])
+                size = group["lr"] / (1 - beta1**step)
+                param.index_add_(0, rows, exp_avg.div_(denominator), alpha=-size)
         return loss
 
 

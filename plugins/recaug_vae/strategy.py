@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from recaug_core import Context, Dataset, GenerationRequest, Strategy, derived_seed
+from recaug_core import Context, Dataset, GenerationRequest, Strategy
 from recaug_modelkit import generation
 from recaug_vae.options import VaeFitOptions, VaeStrategyOptions
 
@@ -38,9 +38,7 @@ class VaeStrategy(Strategy):
         seed = options.training_seed(ctx)
         self.matrix_ = train.interaction_matrix(real_only=True)
         settings = fit_settings(self.matrix_, options, VaeFitOptions, seed)
-        holdout = hold_out(
-            train, options.valid_share, np.random.default_rng(derived_seed(seed, "vae", "holdout"))
-        )
+        holdout = hold_out(train, options.valid_share, seed)
         if holdout.task is not None:
             ctx.log(
                 f"vae: validating on {holdout.rows} training rows held back from "

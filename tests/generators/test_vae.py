@@ -283,3 +283,50 @@ def test_resume_after_training_loads_the_saved_model(
     assert first.generate(split.train, request, context(tmp_path)).equals(
         again.generate(split.train, request, context(tmp_path))
     )
+
+
+@pytest.mark.parametrize("name", ["vae", "gan"])
+def test_resume_with_validation_keeps_the_same_best_epoch(name: str, tmp_path: Path) -> None:
+    """A generator validating on held-back training rows, interrupted after its fifth epoch
+    (its best was the fourth) and resumed, stops where an uninterrupted fit stops and keeps
+    the weights it keeps."""
+    import importlib
+
+    train = split_dataset(demo_world(n_users=1600, n_items=100, n_interactions=16000), seed=0)
+    options: dict[str, Any] = {"patience": 2, "valid_share": 0.3, "lr": 0.05}
+    options |= TINY if name == "vae" else {"hidden_g": 32, "hidden_d": 16, "batch_size": 64}
+    options["epochs"] = 8
+    build = get_registry().get("strategies", name)
+    whole = build(options)
+    whole.fit(train.train, context(tmp_path / "whole"))
+    config = (tmp_path / f"whole/checkpoints/{name}/config.json").read_text()
+    assert not (tmp_path / f"whole/checkpoints/{name}/epochs").exists() or not list(
+        (tmp_path / f"whole/checkpoints/{name}/epochs").iterdir()
+    ), "the epoch checkpoint outlived the saved model"
+    assert "valid_share" in config
+
+    training = importlib.import_module(f"recaug_{name}.training")
+    parts = build(options)
+    original = training.EpochCheckpoints.save
+
+    class Stop(Exception):
+        pass
+
+    def save(self: Any, epoch: int, tensors: Any, state: Any) -> None:
+        original(self, epoch, tensors, state)
+        scores = [row["ndcg@10"] for row in state["history"]]  # KeyError: no validation
+        if epoch == 5:
+            assert np.argmax(scores) + 1 < 5, "the kept weights must be an earlier epoch's"
+            raise Stop
+
+    training.EpochCheckpoints.save = save  # type: ignore[method-assign]
+    try:
+        with pytest.raises(Stop):
+            parts.fit(train.train, context(tmp_path / "parts"))
+    finally:
+        training.EpochCheckpoints.save = original  # type: ignore[method-assign]
+    parts.fit(train.train, context(tmp_path / "parts", resume=True))
+    ours = parts.model_ if name == "vae" else parts.generator_
+    theirs = whole.model_ if name == "vae" else whole.generator_
+    for key, value in theirs.state_dict().items():
+        assert np.array_equal(value.numpy(), ours.state_dict()[key].numpy()), key

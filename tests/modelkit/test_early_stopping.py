@@ -96,3 +96,45 @@ def test_a_loop_that_runs_every_epoch_ends_at_its_total(monkeypatch, capsys):
     stopping.finish()
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("fake: 3/3 epoch in ") and "stopped" not in line
+
+
+def test_a_resumed_loop_keeps_counting_from_its_best_epoch():
+    """Resumed after epoch 3 with epoch 2's weights kept: it stops and keeps exactly what
+    the loop that was never interrupted stops at and keeps."""
+    whole, _ = train(patience=2)
+    model = torch.nn.Linear(2, 1)
+    kept = {k: torch.full_like(v, 2.0) for k, v in model.state_dict().items()}
+    epoch_now = [3]
+    stopping = EarlyStopping(
+        Context(show_progress=False),
+        "fake",
+        len(SCORES),
+        2,
+        validate=lambda: SCORES[epoch_now[0] - 1],
+        keep=model,
+        start=3,
+        history=whole.history[:3],
+        best_weights=kept,
+    )
+    for epoch in stopping:
+        epoch_now[0] = epoch
+        with torch.no_grad():
+            model.weight.fill_(epoch)
+        stopping.record(epoch, loss=1.0 / epoch)
+    stopping.finish()
+    assert stopping.epochs_run == whole.epochs_run == 4
+    assert stopping.best_epoch == 2 and torch.all(model.weight == 2)
+
+
+def test_a_loop_that_had_stopped_trains_no_more_when_resumed():
+    stopped, _ = train(patience=2)
+    again = EarlyStopping(
+        Context(show_progress=False),
+        "fake",
+        len(SCORES),
+        2,
+        validate=lambda: 1.0,
+        start=stopped.epochs_run,
+        history=stopped.history,
+    )
+    assert list(again) == []
