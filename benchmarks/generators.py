@@ -16,6 +16,17 @@ It also times `recaug evaluate --backend vae` against the embedding backend's BP
 demand, never in CI:
 
     python benchmarks/generators.py /work/data/ml-100k --repeats 3
+
+``--scale`` instead fits each generator of ``--generators`` (default options, ``-o
+NAME:KEY=VALUE`` to change one) on DATA's training split and generates what ``recaug
+augment`` generates by default (items for the sparse third of users), printing fit wall and
+CPU seconds, the epochs trained, rows and rows/s, and the rows' quality: the share of
+generated (user, item) pairs that are among the run's *validation* rows (never test rows),
+next to the same number of items per user drawn by training popularity (items the user has
+excluded, seed 0). The script runs against any checkout's code, so the same command measures
+a version before and after a change:
+
+    python benchmarks/generators.py ../shared/datasets/amazon-sports/interactions.csv.gz --scale
 """
 
 from __future__ import annotations
@@ -50,8 +61,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000, help="synthetic rows per run")
     parser.add_argument("--repeats", type=int, default=3, help="generations timed per run")
     parser.add_argument("--backend-option", action="append", default=["model=bpr"])
+    parser.add_argument("--scale", action="store_true", help="fit time and validation hits")
+    parser.add_argument("--generators", default="vae,gan,lora-gen", help="with --scale")
+    parser.add_argument("-o", "--option", action="append", default=[], help="NAME:KEY=VALUE")
     args = parser.parse_args()
     os.environ.setdefault("RECAUG_PROGRESS", "0")
+    if args.scale:
+        scale(args.data, args.generators.split(","), args.option)
+        return
 
     data = load_data(args.data).dataset
     split = split_dataset(data, SplitSpec(), seed=0)
@@ -154,6 +171,79 @@ def _item_sets(table: Any, items: IdIndex) -> sp.csr_matrix:
     matrix.sum_duplicates()
     matrix.data[:] = 1
     return matrix
+
+
+def scale(ref: str, generators: list[str], pairs: list[str]) -> None:
+    """Fit time, rows/s and validation hits of each generator on ``ref`` (``--scale``)."""
+    import resource
+
+    data = load_data(ref).dataset
+    split = split_dataset(data, SplitSpec(), seed=0)
+    train = split.train
+    print(f"data: {ref}: {len(data)} interactions, {data.n_users} users, {data.n_items} items")
+    print(f"train rows: {len(train)}, validation rows: {len(split.valid)}")
+    options: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        name, assignment = pair.split(":", 1)
+        key, value = assignment.split("=", 1)
+        options.setdefault(name, {})[key] = value
+    print(
+        "\n| generator | options | fit s | fit CPU s | epochs (best) | rows | generate s "
+        "| rows/s | validation hits | popularity's hits | load before, after |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name in generators:
+        chosen = options.get(name, {})
+        strategy = create("strategies", name, chosen)
+        ctx = Context(seed=0, show_progress=False)
+        load_before = os.getloadavg()[0]
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = usage.ru_utime + usage.ru_stime
+        started = time.perf_counter()
+        strategy.fit(train, ctx)
+        fit_s = time.perf_counter() - started
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = usage.ru_utime + usage.ru_stime - cpu
+        started = time.perf_counter()
+        table = strategy.generate(train, GenerationRequest(), ctx)
+        generate_s = time.perf_counter() - started
+        info = getattr(strategy, "training_", {})
+        epochs = f"{info['epochs_run']} ({info['best_epoch']})" if info else "-"
+        ours, popular = validation_hits(train, split.valid, table)
+        label = ", ".join(f"{k}={v}" for k, v in chosen.items()) or "defaults"
+        print(
+            f"| {name} | {label} | {fit_s:.1f} | {cpu:.1f} | {epochs} | {table.num_rows} "
+            f"| {generate_s:.1f} | {table.num_rows / max(generate_s, 1e-9):,.0f} "
+            f"| {ours:.2%} | {popular:.2%} | {load_before:.1f}, {os.getloadavg()[0]:.1f} |",
+            flush=True,
+        )
+
+
+def validation_hits(train: Any, valid: Any, table: Any) -> tuple[float, float]:
+    """Share of ``table``'s (user, item) pairs among ``valid``'s rows, and the share for as
+    many items per user drawn by training popularity, the user's own items excluded."""
+    from recaug_modelkit.generation import sample_items
+
+    n_items = train.n_items
+    users = train.user_index.indices(table.column("user_id"))
+    items = train.item_index.indices(table.column("item_id"))
+    v_users, v_items = valid.real().codes()
+    held = np.unique(v_users * n_items + v_items)
+    ours = float(np.isin(users * n_items + items, held).mean()) if len(users) else 0.0
+    known = train.real().interaction_matrix()
+    popularity = train.real().item_popularity().astype(np.float64)
+    targets, counts = np.unique(users, return_counts=True)
+    rng = np.random.default_rng(0)
+    hits, drawn = 0, 0
+    for start in range(0, len(targets), 512):
+        chunk = targets[start : start + 512]
+        probs = np.tile(popularity / popularity.sum(), (len(chunk), 1))
+        rows, picked = sample_items(
+            probs, counts[start : start + 512], rng, known[chunk].toarray() > 0
+        )
+        hits += int(np.isin(chunk[rows] * n_items + picked, held).sum())
+        drawn += len(picked)
+    return ours, hits / max(drawn, 1)
 
 
 def _load() -> str:

@@ -47,6 +47,26 @@ class GanStrategy(Strategy):
             )
         fit_matrix = holdout.fit.interaction_matrix(real_only=True)
         self.threads_ = resolve_threads(options.threads, step_flops(self.matrix_, options))
+        self.training_: dict[str, Any] = {}  # stays empty when a saved model is loaded
+
+        def fit(epochs: Any) -> Any:
+            fitted = fit_gan(
+                fit_matrix,
+                options,
+                ctx,
+                seed,
+                task=holdout.task,
+                patience=options.patience,
+                checkpoints=epochs,
+            )
+            self.training_ = {
+                "epochs_run": fitted.epochs_run,
+                "best_epoch": fitted.best_epoch,
+                "held_back_rows": holdout.rows,
+                "history": fitted.history,
+            }
+            return fitted.generator
+
         model, _ = build(self.matrix_.shape[1], options, seed)
         with cpu_threads(self.threads_, ctx.accelerator().device):
             model = load_or_fit(
@@ -54,17 +74,7 @@ class GanStrategy(Strategy):
                 "gan",
                 model,
                 settings,
-                lambda epochs: (
-                    fit_gan(
-                        fit_matrix,
-                        options,
-                        ctx,
-                        seed,
-                        task=holdout.task,
-                        patience=options.patience,
-                        checkpoints=epochs,
-                    ).generator
-                ),
+                fit,
                 "cfgan-generator",
             )
         self.generator_: Any = model.cpu().eval()

@@ -46,23 +46,33 @@ class VaeStrategy(Strategy):
             )
         fit_matrix = holdout.fit.interaction_matrix(real_only=True)
         self.threads_ = resolve_threads(options.threads, step_flops(self.matrix_, options))
+        self.training_: dict[str, Any] = {}  # stays empty when a saved model is loaded
+
+        def fit(epochs: Any) -> Any:
+            fitted = fit_vae(
+                fit_matrix,
+                options,
+                ctx,
+                seed,
+                task=holdout.task,
+                patience=options.patience,
+                checkpoints=epochs,
+            )
+            self.training_ = {
+                "epochs_run": fitted.epochs_run,
+                "best_epoch": fitted.best_epoch,
+                "held_back_rows": holdout.rows,
+                "history": fitted.history,
+            }
+            return fitted.model
+
         with cpu_threads(self.threads_, ctx.accelerator().device):
             model = load_or_fit(
                 ctx,
                 "vae",
                 build(self.matrix_.shape[1], options, seed),
                 settings,
-                lambda epochs: (
-                    fit_vae(
-                        fit_matrix,
-                        options,
-                        ctx,
-                        seed,
-                        task=holdout.task,
-                        patience=options.patience,
-                        checkpoints=epochs,
-                    ).model
-                ),
+                fit,
                 "mult-vae",
             )
         self.model_: Any = model.cpu().eval()
