@@ -17,9 +17,10 @@ demand, never in CI:
 
     python benchmarks/generators.py /work/data/ml-100k --repeats 3
 
-``--scale`` instead fits each generator of ``--generators`` (default options, ``-o
-NAME:KEY=VALUE`` to change one) on DATA's training split and generates what ``recaug
-augment`` generates by default (items for the sparse third of users), printing fit wall and
+``--scale`` instead fits each generator of ``--generators`` (``NAME`` with its default
+options, or ``NAME:KEY=VALUE,...``) on DATA's training split and generates what ``recaug
+augment`` generates by default (items for the sparse third of users; ``--target all`` for
+every user, more rows and a steadier share), printing fit wall and
 CPU seconds, the epochs trained, rows and rows/s, and the rows' quality: the share of
 generated (user, item) pairs that are among the run's *validation* rows (never test rows),
 next to the same number of items per user drawn by training popularity (items the user has
@@ -62,12 +63,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="generations timed per run")
     parser.add_argument("--backend-option", action="append", default=["model=bpr"])
     parser.add_argument("--scale", action="store_true", help="fit time and validation hits")
-    parser.add_argument("--generators", default="vae,gan,lora-gen", help="with --scale")
-    parser.add_argument("-o", "--option", action="append", default=[], help="NAME:KEY=VALUE")
+    parser.add_argument(
+        "--generators", nargs="+", default=["vae", "gan", "lora-gen"], help="NAME[:K=V,...]"
+    )
+    parser.add_argument("--target", default="sparse", help="with --scale: users extended")
     args = parser.parse_args()
     os.environ.setdefault("RECAUG_PROGRESS", "0")
     if args.scale:
-        scale(args.data, args.generators.split(","), args.option)
+        scale(args.data, args.generators, args.target)
         return
 
     data = load_data(args.data).dataset
@@ -173,7 +176,7 @@ def _item_sets(table: Any, items: IdIndex) -> sp.csr_matrix:
     return matrix
 
 
-def scale(ref: str, generators: list[str], pairs: list[str]) -> None:
+def scale(ref: str, generators: list[str], target: str) -> None:
     """Fit time, rows/s and validation hits of each generator on ``ref`` (``--scale``)."""
     import resource
 
@@ -182,18 +185,14 @@ def scale(ref: str, generators: list[str], pairs: list[str]) -> None:
     train = split.train
     print(f"data: {ref}: {len(data)} interactions, {data.n_users} users, {data.n_items} items")
     print(f"train rows: {len(train)}, validation rows: {len(split.valid)}")
-    options: dict[str, dict[str, str]] = {}
-    for pair in pairs:
-        name, assignment = pair.split(":", 1)
-        key, value = assignment.split("=", 1)
-        options.setdefault(name, {})[key] = value
     print(
         "\n| generator | options | fit s | fit CPU s | epochs (best) | rows | generate s "
         "| rows/s | validation hits | popularity's hits | load before, after |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name in generators:
-        chosen = options.get(name, {})
+    for spec in generators:
+        name, _, pairs = spec.partition(":")
+        chosen = dict(pair.split("=", 1) for pair in pairs.split(",") if pair)
         strategy = create("strategies", name, chosen)
         ctx = Context(seed=0, show_progress=False)
         load_before = os.getloadavg()[0]
@@ -205,7 +204,7 @@ def scale(ref: str, generators: list[str], pairs: list[str]) -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         cpu = usage.ru_utime + usage.ru_stime - cpu
         started = time.perf_counter()
-        table = strategy.generate(train, GenerationRequest(), ctx)
+        table = strategy.generate(train, GenerationRequest(target=target), ctx)
         generate_s = time.perf_counter() - started
         info = getattr(strategy, "training_", {})
         epochs = f"{info['epochs_run']} ({info['best_epoch']})" if info else "-"

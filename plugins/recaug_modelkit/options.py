@@ -128,7 +128,7 @@ class OperatorRates(Options):
 
 class SampledItemsOption(Options):
     negatives: int = Field(
-        default=2048,
+        default=1024,
         ge=0,
         le=10_000_000,
         description="items drawn at random per batch, besides the batch's own, on which "

@@ -50,6 +50,12 @@ class VaeBackendOptions(VaeTrainingOptions, ThreadsOption):
 class VaeFitOptions(VaeTrainingOptions, HoldoutOption):
     """What shapes the strategy's fitted model (a checkpoint of other values is not resumed)."""
 
+    # The strategy's own defaults, for generating at scale: on Amazon Toys (11,924 items)
+    # the backend's 1000 units at lr 0.001 needed about 10 epochs of 13 CPU s to reach a
+    # validation NDCG@10 of 0.037; 600 units at 0.003 reached 0.036 in 8 epochs of 7 s, and
+    # on MovieLens-100K their rows hit the validation split as often (2.99% against 2.83%).
+    hidden: int = Field(default=600, ge=1, le=65_536, description="hidden layer size")
+    lr: float = Field(default=3e-3, gt=0, le=10, description="Adam learning rate")
     patience: Patience = 3
 
 
