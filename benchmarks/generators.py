@@ -23,8 +23,8 @@ augment`` generates by default (items for the sparse third of users; ``--target 
 every user, more rows and a steadier share), printing fit wall and
 CPU seconds, the epochs trained, rows and rows/s, and the rows' quality: the share of
 generated (user, item) pairs that are among the run's *validation* rows (never test rows),
-next to the same number of items per user drawn by training popularity (items the user has
-excluded, seed 0). The script runs against any checkout's code, so the same command measures
+counted over the users that have validation rows, next to the same number of items per user
+drawn by training popularity (items the user has excluded, seed 0). The script runs against any checkout's code, so the same command measures
 a version before and after a change:
 
     python benchmarks/generators.py ../shared/datasets/amazon-sports/interactions.csv.gz --scale
@@ -228,6 +228,9 @@ def validation_hits(train: Any, valid: Any, table: Any) -> tuple[float, float]:
     items = train.item_index.indices(table.column("item_id"))
     v_users, v_items = valid.real().codes()
     held = np.unique(v_users * n_items + v_items)
+    # Only users with validation rows can score a hit (many sparse users have none).
+    judged = np.isin(users, v_users)
+    users, items = users[judged], items[judged]
     ours = float(np.isin(users * n_items + items, held).mean()) if len(users) else 0.0
     known = train.real().interaction_matrix()
     popularity = train.real().item_popularity().astype(np.float64)

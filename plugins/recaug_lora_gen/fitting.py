@@ -86,7 +86,14 @@ def _tiny(
 
     shaping = {
         k: getattr(options, k)
-        for k in ("tiny_hidden", "tiny_layers", "pretrain_epochs", "pretrain_lr", "batch_tokens")
+        for k in (
+            "tiny_hidden",
+            "tiny_layers",
+            "pretrain_epochs",
+            "pretrain_lr",
+            "batch_tokens",
+            "negatives",
+        )
     }
     texts = [options.template, options.item_template, options.user_template]
     if options.mode == "text":
@@ -155,6 +162,8 @@ def _finetune(fitted: Fitted, train: Dataset, key: str, ctx: Context) -> None:
         options.batch_tokens,
         options.grad_accum,
         options.checkpoint_every,
+        # the tiny model's vocabulary is the catalog: sample it (a given base model: never)
+        negatives=options.negatives if options.base_model == "tiny" else 0,
     )
     run_training(
         fitted.model,

@@ -69,6 +69,13 @@ class LoraGenOptions(ThreadsOption):
     epochs: int = Field(default=3, ge=0, description="fine-tuning epochs")
     lr: float = Field(default=5e-3, gt=0, description="fine-tuning learning rate")
     batch_size: int = Field(default=32, ge=1, description="prompts sampled together")
+    negatives: int = Field(
+        default=1024,
+        ge=0,
+        description="tiny base model: vocabulary tokens drawn per training batch besides its "
+        "target tokens, for a sampled softmax (its vocabulary is the catalog); the full "
+        "softmax when that covers half the vocabulary (0: always; other base models: always)",
+    )
     batch_tokens: int = Field(
         default=4096,
         ge=8,

@@ -101,6 +101,7 @@ def ensure_tiny(
         epochs=options.pretrain_epochs,
         lr=options.pretrain_lr,
         batch_tokens=options.batch_tokens,
+        negatives=options.negatives,
         grad_accum=1,
         checkpoint_every=options.checkpoint_every,
     )

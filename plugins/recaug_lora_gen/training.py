@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from recaug_core import Context, derived_seed
+from recaug_modelkit.rows import candidates_around
 
 IGNORE = -100
 CHECKPOINT = "checkpoint"
@@ -51,6 +53,7 @@ class Schedule:
     batch_tokens: int
     grad_accum: int
     checkpoint_every: int
+    negatives: int = 0  # > 0: a sampled softmax over the labels and this many other tokens
 
 
 POOL = 64  # batches' worth of examples sorted by length together
@@ -125,13 +128,16 @@ def run_training(
         torch.manual_seed(derived_seed(ctx.seed, phase, "update", update))
         optimizer.zero_grad(set_to_none=True)
         loss_sum = 0.0
-        for rows in micro:
+        for index, rows in enumerate(micro):
             batch = collate([examples[i] for i in rows[rank::world].tolist()], pad_id)
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             with accelerator.autocast():
-                loss = (wrapped(**batch).loss if scored is None else scored(model, batch)) / len(
-                    micro
-                )
+                if scored is None:
+                    loss = wrapped(**batch).loss
+                else:
+                    draws = ctx.torch_generator(phase, "negatives", update, index)
+                    loss = scored(model, batch, schedule.negatives, draws)
+                loss = loss / len(micro)
             accelerator.backward(loss)
             loss_sum += float(loss.detach())
             tokens += int(batch["attention_mask"].sum()) * world
@@ -175,18 +181,39 @@ def _causal_lm(model: Any) -> Any:
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def labelled_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def labelled_loss(
+    model: Any,
+    batch: dict[str, torch.Tensor],
+    negatives: int = 0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """The causal language-model loss (mean cross-entropy of the labelled next tokens) with
     the vocabulary scored only at the positions that predict a label, not at every
-    position as the model's own forward does."""
+    position as the model's own forward does.
+
+    With ``negatives``, the softmax's normaliser is a sampled estimate over the batch's
+    label tokens and that many other tokens drawn uniformly (each standing for its share of
+    the rest of the vocabulary, ``recaug_modelkit.rows.Candidates``): the tiny base model's
+    vocabulary is the whole catalog, and scoring all of it at every label was most of its
+    training time on a large catalog."""
     causal = _causal_lm(model)
     hidden = causal.base_model(
         input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
     ).last_hidden_state
     targets = batch["labels"][:, 1:]  # position p predicts token p + 1
     where = targets != IGNORE
-    logits = causal.get_output_embeddings()(hidden[:, :-1][where])
-    return torch.nn.functional.cross_entropy(logits.float(), targets[where])
+    selected, labels = hidden[:, :-1][where], targets[where]
+    head = causal.get_output_embeddings()
+    if negatives and generator is not None:
+        columns = candidates_around(
+            torch.unique(labels), head.weight.shape[0], negatives, generator
+        )
+        if columns.log_weight is not None:
+            bias = None if head.bias is None else head.bias[columns.items]
+            logits = F.linear(selected, head.weight[columns.items], bias).float()
+            own = logits[torch.arange(len(labels)), columns.position(labels)]
+            return (torch.logsumexp(logits + columns.log_weight, dim=1) - own).mean()
+    return F.cross_entropy(head(selected).float(), labels)
 
 
 def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:

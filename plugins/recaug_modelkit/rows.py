@@ -118,20 +118,27 @@ class Candidates:
 
 def candidate_items(rows: SparseRows, negatives: int, generator: torch.Generator) -> Candidates:
     """The batch's own items plus ``negatives`` others drawn uniformly without replacement;
-    the whole catalog when ``negatives`` is 0 or the sample would cover most of it."""
-    n = rows.n_items
-    own = torch.unique(rows.items)
+    the whole catalog when ``negatives`` is 0 or the sample would cover half of it."""
+    return candidates_around(torch.unique(rows.items), rows.n_items, negatives, generator)
+
+
+def candidates_around(
+    own: torch.Tensor, n: int, negatives: int, generator: torch.Generator
+) -> Candidates:
+    """``own`` (distinct ids below ``n``) plus ``negatives`` other ids drawn uniformly without
+    replacement, with their log weights (``Candidates``); all ``n`` ids when ``negatives`` is
+    0 or the candidates would be half of them or more."""
     if negatives == 0 or len(own) + negatives >= n // 2:
-        return Candidates(torch.arange(n), None)
+        return Candidates(torch.arange(n, device=own.device), None)
     taken = torch.zeros(n, dtype=torch.bool)
-    taken[own] = True
+    taken[own.cpu()] = True
     # Draw a little more than needed from the whole catalog and drop the batch's own items:
     # one permutation of a few thousand draws instead of one of the catalog.
     draws = torch.randint(n, (2 * negatives + 64,), generator=generator)
     others = draws[~taken[draws]]
-    others = others[_first_occurrences(others)][:negatives]
+    others = others[_first_occurrences(others)][:negatives].to(own.device)
     items, order = torch.sort(torch.cat([own, others]))
-    weight = torch.zeros(len(items))
+    weight = torch.zeros(len(items), device=own.device)
     weight[len(own) :] = float(np.log((n - len(own)) / max(len(others), 1)))
     return Candidates(items, weight[order])
 

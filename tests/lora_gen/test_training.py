@@ -85,3 +85,26 @@ def test_labelled_loss_of_a_lora_model_is_its_own_loss():
         )
         plain = tiny("llama")(**batch).loss.item()
     assert labelled_loss(model, batch).item() != pytest.approx(plain, rel=1e-3)
+
+
+def test_the_sampled_softmax_estimates_the_full_loss():
+    import transformers
+
+    config = transformers.LlamaConfig(
+        vocab_size=4000, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=32,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(config).eval()
+    rng = np.random.default_rng(0)
+    examples = [Example(ids := rng.integers(4, 4000, 12).tolist(), ids) for _ in range(8)]
+    batch = collate(examples, pad_id=0)
+    with torch.no_grad():
+        full = labelled_loss(model, batch).item()
+        assert labelled_loss(model, batch, 0, torch.Generator()).item() == full
+        wide = labelled_loss(model, batch, 3000, torch.Generator()).item()
+        assert wide == pytest.approx(full), "covering half the vocabulary: the full softmax"
+        gen = torch.Generator().manual_seed(0)
+        sampled = [labelled_loss(model, batch, 500, gen).item() for _ in range(20)]
+    assert np.mean(sampled) == pytest.approx(full, rel=0.02)
+    assert np.std(sampled) > 0
