@@ -20,12 +20,12 @@ demand, never in CI:
 ``--scale`` instead fits each generator of ``--generators`` (``NAME`` with its default
 options, or ``NAME:KEY=VALUE,...``) on DATA's training split and generates what ``recaug
 augment`` generates by default (items for the sparse third of users; ``--target all`` for
-every user, more rows and a steadier share), printing fit wall and
+every user, more rows and a steadier share; ``--budget N`` for N rows), printing fit wall and
 CPU seconds, the epochs trained, rows and rows/s, and the rows' quality: the share of
 generated (user, item) pairs that are among the run's *validation* rows (never test rows),
 counted over the users that have validation rows, next to the same number of items per user
-drawn by training popularity (items the user has excluded, seed 0). The script runs against any checkout's code, so the same command measures
-a version before and after a change:
+drawn by training popularity (items the user has excluded, seed 0). The script runs against
+any checkout's code, so the same command measures a version before and after a change:
 
     python benchmarks/generators.py ../shared/datasets/amazon-sports/interactions.csv.gz --scale
 """
@@ -67,10 +67,11 @@ def main() -> None:
         "--generators", nargs="+", default=["vae", "gan", "lora-gen"], help="NAME[:K=V,...]"
     )
     parser.add_argument("--target", default="sparse", help="with --scale: users extended")
+    parser.add_argument("--budget", type=int, default=None, help="with --scale: rows asked")
     args = parser.parse_args()
     os.environ.setdefault("RECAUG_PROGRESS", "0")
     if args.scale:
-        scale(args.data, args.generators, args.target)
+        scale(args.data, args.generators, GenerationRequest(budget=args.budget, target=args.target))
         return
 
     data = load_data(args.data).dataset
@@ -176,7 +177,7 @@ def _item_sets(table: Any, items: IdIndex) -> sp.csr_matrix:
     return matrix
 
 
-def scale(ref: str, generators: list[str], target: str) -> None:
+def scale(ref: str, generators: list[str], request: GenerationRequest) -> None:
     """Fit time, rows/s and validation hits of each generator on ``ref`` (``--scale``)."""
     import resource
 
@@ -204,7 +205,7 @@ def scale(ref: str, generators: list[str], target: str) -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         cpu = usage.ru_utime + usage.ru_stime - cpu
         started = time.perf_counter()
-        table = strategy.generate(train, GenerationRequest(target=target), ctx)
+        table = strategy.generate(train, request, ctx)
         generate_s = time.perf_counter() - started
         info = getattr(strategy, "training_", {})
         epochs = f"{info['epochs_run']} ({info['best_epoch']})" if info else "-"
