@@ -37,10 +37,19 @@ def cli(debug: bool, quiet: bool) -> None:
 
 def register_commands(group: click.Group) -> None:
     """Add the built-in commands, then those that plugins provide, to ``group``."""
-    from recaug_core.commands import augment, data, evaluate, export, plugins, report, run
+    from recaug_core.commands import (
+        augment,
+        data,
+        evaluate,
+        export,
+        models,
+        plugins,
+        report,
+        run,
+    )
     from recaug_core.registry import get_registry
 
-    for module in (plugins, data, augment, evaluate, run, report, export):
+    for module in (plugins, data, augment, evaluate, run, report, export, models):
         module.register(group)
     get_registry().register_commands(group)
 
