@@ -127,7 +127,8 @@ class CatalogConstraint(LogitsProcessor):
             self.banned_count[row, path] += 1
             self.banned_count[row, ROOT] += 1
 
-    def _consume(self, tokens: np.ndarray) -> None:
+    def advance(self, tokens: np.ndarray) -> None:
+        """Walk each row's trie position forward by its newly chosen token."""
         for row, token in enumerate(tokens):
             if self.stopped[row]:
                 continue
@@ -142,29 +143,57 @@ class CatalogConstraint(LogitsProcessor):
                 node = ROOT
             self.node[row] = node
 
+    def _frontier(self) -> tuple[np.ndarray, np.ndarray, list[tuple[int, np.ndarray]], np.ndarray]:
+        """What each row may choose next: (rows at the root, which of the root's children are
+        open for each of them, (row, open tokens) for rows inside an item, rows that may only
+        end). Rows between items all stand at the root: one vectorised step for all of them."""
+        count = self.trie.count
+        wanting = ~self.stopped & ((self.node != ROOT) | (self.done < self.per_row))
+        at_root = np.flatnonzero(wanting & (self.node == ROOT))
+        nodes = self.trie.child_nodes[ROOT]
+        open_root = self.banned_count[np.ix_(at_root, nodes)] < count[nodes]
+        wanting[at_root[~open_root.any(axis=1)]] = False  # nothing left for them: EOS
+        inside = []
+        for row in np.flatnonzero(wanting & (self.node != ROOT)):
+            node = int(self.node[row])
+            children = self.trie.child_nodes[node]
+            inside.append(
+                (
+                    int(row),
+                    self.trie.child_tokens[node][
+                        self.banned_count[row, children] < count[children]
+                    ],
+                )
+            )
+        return at_root, open_root, inside, np.flatnonzero(~wanting)
+
+    def allowed_tokens(self) -> list[np.ndarray]:
+        """Per row, the token ids it may choose next (the trie's frontier, or EOS)."""
+        at_root, open_root, inside, ending = self._frontier()
+        allowed = [np.zeros(0, dtype=np.int64)] * len(self.node)
+        root_tokens = self.trie.child_tokens[ROOT]
+        for row, open_ in zip(at_root, open_root):
+            allowed[row] = root_tokens[open_]
+        for row, tokens in inside:
+            allowed[row] = tokens
+        for row in ending:
+            allowed[row] = np.asarray([self.eos], dtype=np.int64)
+        return allowed
+
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return self._warp(input_ids, scores)
         if self.start is None:
             self.start = input_ids.shape[1]
         else:
-            self._consume(input_ids[:, -1].cpu().numpy())
+            self.advance(input_ids[:, -1].cpu().numpy())
+        at_root, open_root, inside, ending = self._frontier()
         allowed = np.zeros(scores.shape, dtype=bool)
-        count = self.trie.count
-        wanting = ~self.stopped & ((self.node != ROOT) | (self.done < self.per_row))
-        # Rows between items all stand at the root: one vectorised step for all of them.
-        at_root = np.flatnonzero(wanting & (self.node == ROOT))
         if len(at_root):
-            nodes = self.trie.child_nodes[ROOT]
-            open_ = self.banned_count[np.ix_(at_root, nodes)] < count[nodes]
-            allowed[np.ix_(at_root, self.trie.child_tokens[ROOT])] = open_
-            wanting[at_root[~open_.any(axis=1)]] = False  # nothing left for them: EOS
-        for row in np.flatnonzero(wanting & (self.node != ROOT)):
-            node = int(self.node[row])
-            nodes = self.trie.child_nodes[node]
-            open_ = self.banned_count[row, nodes] < count[nodes]
-            allowed[row, self.trie.child_tokens[node][open_]] = True
-        allowed[~wanting, self.eos] = True
+            allowed[np.ix_(at_root, self.trie.child_tokens[ROOT])] = open_root
+        for row, tokens in inside:
+            allowed[row, tokens] = True
+        allowed[ending, self.eos] = True
         mask = torch.from_numpy(allowed).to(scores.device)
         return self._warp(input_ids, scores.masked_fill(~mask, -float("inf")))
 

@@ -8,19 +8,27 @@ and ``finetune/`` training checkpoints, ``adapter/`` (the LoRA adapter, safetens
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from recaug_core import Context, Dataset
+from recaug_core import Context, Dataset, RecaugError
 from recaug_lora_gen import models, prompts
 from recaug_lora_gen.catalog import Catalog, Template, item_names
 from recaug_lora_gen.constrain import ItemTrie
 from recaug_lora_gen.fitted import Fitted
+from recaug_lora_gen.head import (
+    catalog_vocabulary,
+    restricted_loss,
+    restricted_output,
+    use_restricted,
+)
 from recaug_lora_gen.options import LoraGenOptions
 from recaug_lora_gen.tiny import ensure_tiny, fingerprint
-from recaug_lora_gen.training import Schedule, run_training
+from recaug_lora_gen.training import Loss, Schedule, pack, run_training
+from recaug_modelkit import pretrained
 
 GENERATION_ONLY = (
     "batch_size",
@@ -50,10 +58,16 @@ def fit_model(train: Dataset, options: LoraGenOptions, ctx: Context) -> Fitted:
     base = options.base_model
     if base == "tiny":
         base = str(_tiny(train, names, indptr, items, data_key, options, ctx))
+    elif base in pretrained.MODELS:
+        base = str(pretrained.resolve(base, log=ctx.log))  # prepared on first use
     model, tokenizer = models.load_base(base, options.trust_remote_code)
     encoder_decoder = bool(model.config.is_encoder_decoder)
     catalog = Catalog.build(tokenizer, names)
     template = Template.build(tokenizer, options.template)
+    vocabulary = catalog_vocabulary(catalog)
+    restricted = options.mode != "text" and use_restricted(
+        options.output_layer, model, vocabulary, encoder_decoder
+    )  # text is written with the whole vocabulary
     fitted = Fitted(
         model=model,
         tokenizer=tokenizer,
@@ -65,6 +79,7 @@ def fit_model(train: Dataset, options: LoraGenOptions, ctx: Context) -> Fitted:
         options=options,
         folder=folder,
         encoder_decoder=encoder_decoder,
+        vocabulary=vocabulary if restricted else None,
     )
     key = fingerprint({"data": data_key, "base": base, "options": fit_key_options(options)}, [])
     # Training moved the model to the accelerator's device; a loaded adapter needs the move.
@@ -154,8 +169,14 @@ def _finetune(fitted: Fitted, train: Dataset, key: str, ctx: Context) -> None:
             encoder_decoder=fitted.encoder_decoder,
             rng=ctx.rng("lora-gen", "cuts"),
         )
+    if options.max_examples is not None and len(examples) > options.max_examples:
+        rng = ctx.rng("lora-gen", "examples")
+        chosen = np.sort(rng.choice(len(examples), options.max_examples, replace=False))
+        examples = [examples[i] for i in chosen]
     if not examples or options.epochs == 0:
         return
+    if _packs(fitted):
+        examples = pack(examples, options.max_length)
     schedule = Schedule(
         options.epochs,
         options.lr,
@@ -165,16 +186,37 @@ def _finetune(fitted: Fitted, train: Dataset, key: str, ctx: Context) -> None:
         # the tiny model's vocabulary is the catalog: sample it (a given base model: never)
         negatives=options.negatives if options.base_model == "tiny" else 0,
     )
-    run_training(
-        fitted.model,
-        examples,
-        schedule,
-        phase="finetune",
-        folder=fitted.folder / "finetune",
-        fingerprint=key,
-        pad_id=fitted.tokenizer.pad_token_id,
-        ctx=ctx,
-    )
+    loss_fn: Loss | None = None
+    layer: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if fitted.vocabulary is not None:
+        vocab_size = int(fitted.model.config.vocab_size)
+        loss_fn = restricted_loss(fitted.vocabulary, vocab_size)
+        layer = restricted_output(fitted.model, fitted.vocabulary)
+    with layer:
+        run_training(
+            fitted.model,
+            examples,
+            schedule,
+            phase="finetune",
+            folder=fitted.folder / "finetune",
+            fingerprint=key,
+            pad_id=fitted.tokenizer.pad_token_id,
+            ctx=ctx,
+            loss_fn=loss_fn,
+        )
+
+
+def _packs(fitted: Fitted) -> bool:
+    """Whether fine-tuning packs examples (default: pretrained causal models)."""
+    choice = fitted.options.pack
+    if choice is None:
+        return fitted.options.base_model != "tiny" and not fitted.encoder_decoder
+    if choice and fitted.encoder_decoder:
+        raise RecaugError(
+            "option 'pack' of strategy 'lora-gen': packing works with causal models only "
+            "(this base model is an encoder-decoder)"
+        )
+    return choice
 
 
 def fit_key_options(options: LoraGenOptions) -> dict[str, Any]:

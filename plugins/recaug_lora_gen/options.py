@@ -26,8 +26,25 @@ class LoraGenOptions(ThreadsOption):
     base_model: str = Field(
         default="tiny",
         description=(
-            "'tiny' (a small Llama pretrained here on the training histories, cached) or a "
+            "'tiny' (a small Llama pretrained here on the training histories, cached), "
+            "'gemma-3-270m' (prepared offline on first use, see `recaug models`), or a "
             "folder / hub id of a causal or encoder-decoder (T5) model with safetensors weights"
+        ),
+    )
+    output_layer: Literal["auto", "full", "catalog"] = Field(
+        default="auto",
+        description=(
+            "catalog: logits only for tokens of catalog items (the fine-tuning softmax over "
+            "them, and during generation only the tokens that can continue an allowed item); "
+            "full: the whole vocabulary; auto: catalog for causal models whose vocabulary is "
+            "over 4x the catalog's tokens (pretrained LLMs), else full"
+        ),
+    )
+    pack: bool | None = Field(
+        default=None,
+        description=(
+            "pack several fine-tuning examples into each row (no padding; attention stays "
+            "within an example); default: on for pretrained causal models, off for tiny and T5"
         ),
     )
     adapter: str | None = Field(
@@ -86,6 +103,12 @@ class LoraGenOptions(ThreadsOption):
     max_length: int = Field(default=128, ge=8, description="most tokens of prompt + target")
     cuts_per_user: int = Field(
         default=4, ge=1, description="fine-tuning examples per user (random split points)"
+    )
+    max_examples: int | None = Field(
+        default=None,
+        ge=1,
+        description="fine-tune on at most this many examples, drawn at random (default: all; "
+        "bounds the cost with a large base model)",
     )
     temperature: float = Field(default=1.0, gt=0, description="sampling temperature")
     top_p: float = Field(default=1.0, gt=0, le=1.0, description="nucleus sampling mass")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,43 @@ class Example:
 
     input_ids: list[int]
     labels: list[int]
+    # Packed rows: each example's positions restart at 0; transformers then keeps attention
+    # within each example (its packed-sequence mask, built when no attention mask is passed).
+    positions: list[int] | None = None
+
+
+Loss = Callable[[Any, dict[str, torch.Tensor]], torch.Tensor]
+
+
+def forward(model: Any, batch: dict[str, torch.Tensor]) -> Any:
+    """A training forward pass. Without a key/value cache: transformers only recognises
+    packed rows (and keeps attention within each example) when no cache is being built."""
+    return model(**batch, use_cache=False)
+
+
+def model_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The model's own loss (its full output layer)."""
+    return forward(model, batch).loss
+
+
+def pack(examples: list[Example], max_length: int) -> list[Example]:
+    """Decoder-only examples packed first-fit, longest first, into rows of at most
+    ``max_length`` tokens: fewer rows and no padding inside them."""
+    rows: list[Example] = []
+    room: list[int] = []
+    for example in sorted(examples, key=lambda e: -len(e.input_ids)):
+        size = len(example.input_ids)
+        slot = next((r for r, free in enumerate(room) if free >= size), None)
+        if slot is None:
+            rows.append(Example([], [], []))
+            room.append(max_length)
+            slot = len(rows) - 1
+        row = rows[slot]
+        row.input_ids += example.input_ids
+        row.labels += example.labels
+        row.positions += list(range(size))  # type: ignore[operator]
+        room[slot] -= size
+    return rows
 
 
 @dataclass
@@ -93,8 +131,11 @@ def run_training(
     fingerprint: str,
     pad_id: int,
     ctx: Context,
+    loss_fn: Loss | None = None,
 ) -> list[float]:
     """Train ``model``'s trainable parameters on ``examples``; returns the loss per update.
+    ``loss_fn`` replaces the loss (the catalog-restricted one); by default it is
+    ``labelled_loss`` where that gives the model's own loss, else the model's own.
 
     With ``ctx.resume`` a checkpoint in ``folder`` written for the same ``fingerprint`` is
     loaded and training continues after its last update.
@@ -129,18 +170,21 @@ def run_training(
         optimizer.zero_grad(set_to_none=True)
         loss_sum = 0.0
         for index, rows in enumerate(micro):
-            batch = collate([examples[i] for i in rows[rank::world].tolist()], pad_id)
+            chosen = [examples[i] for i in rows[rank::world].tolist()]
+            batch = collate(chosen, pad_id)
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             with accelerator.autocast():
-                if scored is None:
-                    loss = wrapped(**batch).loss
+                if loss_fn is not None:
+                    loss = loss_fn(wrapped, batch)
+                elif scored is None:
+                    loss = model_loss(wrapped, batch)
                 else:
                     draws = ctx.torch_generator(phase, "negatives", update, index)
                     loss = scored(model, batch, schedule.negatives, draws)
                 loss = loss / len(micro)
             accelerator.backward(loss)
             loss_sum += float(loss.detach())
-            tokens += int(batch["attention_mask"].sum()) * world
+            tokens += sum(len(e.input_ids) for e in chosen) * world
         optimizer.step()
         losses.append(loss_sum)
         elapsed = max(time.perf_counter() - started, 1e-9)
@@ -197,9 +241,8 @@ def labelled_loss(
     vocabulary is the whole catalog, and scoring all of it at every label was most of its
     training time on a large catalog."""
     causal = _causal_lm(model)
-    hidden = causal.base_model(
-        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-    ).last_hidden_state
+    inputs = {k: v for k, v in batch.items() if k != "labels"}  # packed rows: position_ids
+    hidden = causal.base_model(**inputs, use_cache=False).last_hidden_state
     targets = batch["labels"][:, 1:]  # position p predicts token p + 1
     where = targets != IGNORE
     selected, labels = hidden[:, :-1][where], targets[where]
@@ -217,16 +260,25 @@ def labelled_loss(
 
 
 def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-padded tensors; padded label positions are ignored by the loss."""
+    """Right-padded tensors; padded label positions are ignored by the loss. Packed rows get
+    ``position_ids`` instead of an attention mask (the padding after the last example is a
+    sequence of its own that no real token attends to)."""
     width = max(len(e.input_ids) for e in examples)
     label_width = max(len(e.labels) for e in examples)
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(examples), width), dtype=torch.long)
     labels = torch.full((len(examples), label_width), IGNORE, dtype=torch.long)
+    positions = torch.zeros((len(examples), width), dtype=torch.long)
     for row, example in enumerate(examples):
-        ids[row, : len(example.input_ids)] = torch.tensor(example.input_ids)
-        mask[row, : len(example.input_ids)] = 1
+        size = len(example.input_ids)
+        ids[row, :size] = torch.tensor(example.input_ids)
+        mask[row, :size] = 1
         labels[row, : len(example.labels)] = torch.tensor(example.labels)
+        if example.positions is not None:
+            positions[row, :size] = torch.tensor(example.positions)
+            positions[row, size:] = torch.arange(width - size)
+    if any(e.positions is not None for e in examples):
+        return {"input_ids": ids, "position_ids": positions, "labels": labels}
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 

@@ -107,3 +107,34 @@ def saved_t5(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     T5ForConditionalGeneration(config).save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def saved_gemma(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small Gemma 3 causal LM (Gemma's architecture: sliding and full attention layers,
+    tied output layer) whose vocabulary is padded to 4,096 entries, so that the catalog's
+    tokens are a small part of it as with the real model; saved with save_pretrained."""
+    import torch
+    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
+
+    path = tmp_path_factory.mktemp("gemma")
+    _tokenizer(_titles(), path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(
+        vocab_size=4096,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        sliding_window=8,
+        layer_types=["sliding_attention", "full_attention"],
+        max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+    )
+    Gemma3ForCausalLM(config).save_pretrained(path)
+    return path
