@@ -1,8 +1,10 @@
-"""Who proposes candidate items and who judges them: item co-occurrence, item text, or any
-registered recommender backend, behind one small interface.
+"""Who proposes candidate items and who judges them: item co-occurrence, item text, any
+registered recommender backend, or a language model, behind one small interface.
 
 Every scorer is fitted on real training rows only and scores whole rows
-(``score(users) -> [len(users), n_items]``) over ``train.item_index``.
+(``score(users) -> [len(users), n_items]``) over ``train.item_index``. A judge too costly to
+score every item (the language model) scores only the candidates instead
+(``score_candidates(users, candidates) -> [len(users), k]``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from recaug_core import Context, Dataset, RecaugError, Recommender, component_cl
 
 COOCCURRENCE = "cooccurrence"
 TEXT = "text"
-BUILT_IN = (COOCCURRENCE, TEXT)
+LLM = "llm"
+BUILT_IN = (COOCCURRENCE, TEXT, LLM)
 
 
 class Scorer(Protocol):
@@ -26,6 +29,23 @@ class Scorer(Protocol):
     def fit(self, train: Dataset, ctx: Context) -> None: ...
 
     def score(self, users: np.ndarray) -> np.ndarray: ...
+
+
+class CandidateScorer(Protocol):
+    name: str
+
+    def fit(self, train: Dataset, ctx: Context) -> None: ...
+
+    def score_candidates(self, users: np.ndarray, candidates: np.ndarray) -> np.ndarray: ...
+
+
+def candidate_scores(
+    judge: Scorer | CandidateScorer, users: np.ndarray, candidates: np.ndarray
+) -> np.ndarray:
+    """``[len(users), k]``: the judge's score of each user's candidates (item indices)."""
+    if hasattr(judge, "score_candidates"):
+        return judge.score_candidates(users, candidates)
+    return np.take_along_axis(judge.score(users), candidates, axis=1)
 
 
 class Cooccurrence:
@@ -83,6 +103,32 @@ class ItemText:
         return profile @ self.vectors_.T
 
 
+class LanguageModel:
+    """lora-gen's language model, fine-tuned on the training histories written with item
+    titles (``options`` are lora-gen's, e.g. ``base_model=gemma-3-270m``): a candidate scores
+    its log-probability of coming next after the user's history, computed in batches without
+    generating anything. Longer titles have lower log-probabilities: the score is the item's
+    probability, not a per-token average."""
+
+    name = LLM
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+
+    def fit(self, train: Dataset, ctx: Context) -> None:
+        strategy: Any = component_class("strategies", "lora-gen")(self.options)
+        strategy.fit(train, ctx)
+        self.strategy_, self.ctx_ = strategy, ctx
+
+    def score_candidates(self, users: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        from recaug_lora_gen.strategy import cpu_threads
+
+        fitted = self.strategy_.fitted_
+        with cpu_threads(self.strategy_.options, self.ctx_):
+            histories = [fitted.history(int(u)) for u in users]
+            return fitted.score_candidates(histories, candidates, self.ctx_)
+
+
 class Backend:
     """Any registered recommender backend, trained on the training rows. With ``holdout``,
     one random training row of every user who has at least three is held out for the
@@ -119,6 +165,19 @@ def held_out(train: Dataset, ctx: Context) -> tuple[Dataset, Dataset]:
         train.with_interactions(table.filter(pa.array(~mask))),
         train.with_interactions(table.filter(pa.array(mask))),
     )
+
+
+def make_judge(
+    name: str,
+    holdout: bool,
+    item_text: list[str],
+    text_model: str,
+    llm_options: dict[str, Any],
+) -> Scorer | CandidateScorer:
+    """One of rerank's independent judges (``scorers``); backends with their defaults."""
+    if name == LLM:
+        return LanguageModel(llm_options)
+    return make_scorer(name, {}, holdout, item_text, text_model)
 
 
 def make_scorer(

@@ -10,7 +10,9 @@ the ``weighted:by=score`` merge policy can trust it accordingly.
 
 Anchors: LLMRec (Wei et al., WSDM 2024) lets an LLM pick positives among a base model's
 candidates; VoteGCL (2025) keeps a graph model's candidates that a majority of LLM re-rankers
-agree on. Here the scorers are item co-occurrence, item text, or any backend (e.g. ``vae``).
+agree on. Here the scorers are item co-occurrence, item text, any backend (e.g. ``vae``), or a
+language model (``llm``: lora-gen's model, e.g. Gemma 3 270M, fine-tuned on the training
+histories, judging each candidate by its log-probability after the user's history).
 """
 
 from __future__ import annotations
@@ -35,7 +37,15 @@ from recaug_core import (
     target_users,
 )
 from recaug_modelkit.text import DEFAULT_MODEL
-from recaug_rerank.scorers import BUILT_IN, COOCCURRENCE, Scorer, make_scorer
+from recaug_rerank.scorers import (
+    BUILT_IN,
+    COOCCURRENCE,
+    CandidateScorer,
+    Scorer,
+    candidate_scores,
+    make_judge,
+    make_scorer,
+)
 
 SCORE_BATCH = 1024
 
@@ -51,8 +61,13 @@ class RerankOptions(Options):
     )
     scorers: list[str] = Field(
         default_factory=list,
-        description="independent judges of the candidates: cooccurrence, text, or backend "
-        "names; a candidate needs a majority of their votes (none: trust the proposer)",
+        description="independent judges of the candidates: cooccurrence, text, llm, or "
+        "backend names; a candidate needs a majority of their votes (none: trust the proposer)",
+    )
+    llm_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="options of the llm scorer's language model (lora-gen's options, e.g. "
+        "base_model=gemma-3-270m)",
     )
     candidates: int = Field(default=20, ge=1, le=1000, description="candidates per user")
     agree: float = Field(
@@ -96,15 +111,16 @@ class RerankStrategy(Strategy):
 
     def fit(self, train: Dataset, ctx: Context) -> None:
         o = self.options
-        self.proposer_ = self._scorer(o.proposer, o.proposer_options)
+        self.proposer_: Scorer = make_scorer(
+            o.proposer, o.proposer_options, o.holdout, o.item_text, o.text_model
+        )
         self.proposer_.fit(train, ctx)
-        self.scorers_ = [self._scorer(name, {}) for name in o.scorers]
+        self.scorers_: list[Scorer | CandidateScorer] = [
+            make_judge(name, o.holdout, o.item_text, o.text_model, o.llm_options)
+            for name in o.scorers
+        ]
         for scorer in self.scorers_:
             scorer.fit(train, ctx)
-
-    def _scorer(self, name: str, options: dict[str, Any]) -> Scorer:
-        o = self.options
-        return make_scorer(name, options, o.holdout, o.item_text, o.text_model)
 
     def generate(self, train: Dataset, request: GenerationRequest, ctx: Context) -> pa.Table:
         if request.target == "new":
@@ -151,7 +167,7 @@ class RerankStrategy(Strategy):
         closeness = [1.0 - np.arange(k) / k]  # the proposer's own order, best = 1
         votes = np.zeros(top.shape, dtype=np.int64)
         for scorer in self.scorers_:
-            judged = np.take_along_axis(scorer.score(users), top, axis=1)
+            judged = candidate_scores(scorer, users, top)
             rank = np.argsort(np.argsort(-judged, axis=1, kind="stable"), axis=1)
             votes += rank < math.ceil(o.agree * k)
             closeness.append(1.0 - rank / k)

@@ -102,3 +102,33 @@ def test_backends_stop_early_on_training_rows_only(tmp_path, monkeypatch):
         )
     assert len(seen["fit"]) + len(seen["valid"]) == len(split.train)
     assert len(seen["valid"]) > 0
+
+
+# lora-gen options small enough that its tiny model fits in about a second
+FAST_LLM = {
+    "tiny_hidden": 32,
+    "pretrain_epochs": 1,
+    "epochs": 1,
+    "max_length": 64,
+    "cuts_per_user": 2,
+    "checkpoint_every": 0,
+}
+
+
+def test_llm_scorer_keeps_the_candidates_the_language_model_finds_likeliest(tmp_path):
+    """One llm judge with agree=0.5: exactly the half of each user's candidates with the
+    highest log-probability after the user's history survives the vote."""
+    split, strategy, rows = generated(
+        tmp_path, scorers=["llm"], llm_options=FAST_LLM, candidates=8, per_user=8
+    )
+    assert rows.num_rows
+    users = split.train.user_index.indices(rows.column("user_id"))
+    items = split.train.item_index.indices(rows.column("item_id"))
+    user = int(users[0])
+    proposed = strategy.proposer_.score(np.asarray([user]))[0]
+    proposed[split.train.real().interaction_matrix()[user].indices] = -np.inf
+    candidates = np.argsort(-proposed, kind="stable")[:8]
+    judged = strategy.scorers_[0].score_candidates(np.asarray([user]), candidates[None])[0]
+    assert np.isfinite(judged).all() and (judged < 0).all()
+    likeliest = set(candidates[np.argsort(-judged, kind="stable")[:4]].tolist())
+    assert set(items[users == user].tolist()) == likeliest
