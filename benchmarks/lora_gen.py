@@ -8,6 +8,13 @@ Run on demand (``-o KEY=VALUE`` passes strategy options):
 
     python benchmarks/lora_gen.py demo /work/data/ml-100k
 
+``--gemma`` measures Gemma 3 270M instead (prepared with `recaug models prepare gemma-3-270m`):
+loading the prepared folder, LoRA fine-tuning tokens/s with the catalog-restricted and the full
+output layer on the same ``max_examples`` examples, and constrained sampling items/s with
+frontier-only and full logits on the same users (with a count of items outside the catalog):
+
+    python benchmarks/lora_gen.py --gemma /work/data/ml-100k -o max_examples=64
+
 ``--heldout RUN`` instead reads a finished `recaug augment` folder and prints how often the
 generated (user, item) pairs are among the user's held-out (validation or test) items, next to
 sampling the same number of items per user by training popularity.
@@ -36,7 +43,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timings of each sampling mode")
     parser.add_argument("-o", "--option", action="append", default=[], help="KEY=VALUE")
     parser.add_argument("--heldout", metavar="RUN", help="score a run folder's rows instead")
+    parser.add_argument("--gemma", action="store_true", help="measure Gemma 3 270M instead")
+    parser.add_argument("--users", type=int, default=64, help="--gemma: users to sample for")
     args = parser.parse_args()
+    if args.gemma:
+        options = dict(pair.split("=", 1) for pair in args.option)
+        for ref in args.data:
+            print(json.dumps({"data": ref, **measure_gemma(ref, options, args.users)}, indent=1))
+        return
     if args.heldout:
         print(json.dumps(heldout_hits(Path(args.heldout)), indent=1))
         return
@@ -119,6 +133,68 @@ def compare_constraint(fitted: Any, train: Any, ctx: Context, repeats: int) -> d
         "constrained_tokens": tokens[True],
         "constraint_overhead": f"{100 * (best[True] / best[False] - 1):.1f}%",
     }
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def measure_gemma(ref: str, options: dict[str, str], n_users: int) -> dict[str, Any]:
+    """Gemma 3 270M: load, fine-tune with each output layer, sample with each."""
+    import numpy as np
+
+    from recaug_lora_gen import models
+    from recaug_modelkit import pretrained
+
+    folder = pretrained.resolve(pretrained.GEMMA)
+    started, before = time.perf_counter(), load()
+    models.load_base(str(folder), trust_remote_code=False)
+    figures: dict[str, Any] = {"load_s": round(time.perf_counter() - started, 1)}
+    figures["load_load_average"] = [before, load()]
+    split = split_dataset(load_data(ref).dataset, seed=0)
+    base = {"base_model": pretrained.GEMMA, "epochs": "1", "checkpoint_every": "0", **options}
+    for layer in ("catalog", "full"):
+        with tempfile.TemporaryDirectory() as tmp:
+            ctx = Context(seed=0, work_dir=Path(tmp), show_progress=False)
+            strategy = create("strategies", "lora-gen", {**base, "output_layer": layer})
+            before = load()
+            strategy.fit(split.train, ctx)
+            summary = Path(tmp) / "checkpoints" / "lora-gen" / "finetune" / "trained.json"
+            facts = json.loads(summary.read_text())
+            figures[f"finetune_{layer}"] = {
+                "tokens": facts["tokens"],
+                "seconds": round(facts["seconds"], 1),
+                "tokens_per_s": round(facts["tokens"] / facts["seconds"], 1),
+                "load_average": [before, load()],
+            }
+            if layer != "catalog":
+                continue
+            fitted = strategy.fitted_
+            users = target_users(split.train, "sparse")[:n_users]
+            histories = [fitted.history(u) for u in users]
+            vocabulary = fitted.vocabulary
+            with cpu_threads(strategy.options, ctx):
+                for logits, restricted in (("frontier", vocabulary), ("full", None)):
+                    fitted.vocabulary, fitted.stats = restricted, type(fitted.stats)()
+                    before = load()
+                    found = fitted.sample(histories, histories, fitted.options.per_user, ctx, "b")
+                    items = np.asarray([i for row in found for i, _ in row], dtype=np.int64)
+                    outside = int(((items < 0) | (items >= split.train.n_items)).sum())
+                    owned = sum(len(set(r) & {i for i, _ in f}) for r, f in zip(histories, found))
+                    figures[f"sample_{logits}_logits"] = {
+                        "users": len(users),
+                        "items": len(items),
+                        "seconds": round(fitted.stats.seconds, 1),
+                        "items_per_s": round(len(items) / fitted.stats.seconds, 1),
+                        "outside_catalog": outside,
+                        "already_owned": owned,
+                        "load_average": [before, load()],
+                    }
+                fitted.vocabulary = vocabulary
+            figures["sample_titles"] = [
+                [fitted.catalog.names[i] for i, _ in row] for row in found[:3]
+            ]
+    return figures
 
 
 def heldout_hits(run: Path) -> dict[str, Any]:
