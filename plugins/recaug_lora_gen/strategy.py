@@ -49,6 +49,17 @@ class LoraGenStrategy(Strategy):
         with cpu_threads(self.threads_, ctx.accelerator().device):
             self.fitted_ = fit_model(train, self.options, ctx)
 
+    def score_candidates(
+        self, users: np.ndarray, candidates: np.ndarray, ctx: Context
+    ) -> np.ndarray:
+        """``[len(users), k]``: the log-probability of each user's candidate items (row i of
+        item indices ``candidates``) coming next after the user's training history, without
+        generating; what the ``rerank`` strategy's ``llm`` scorer asks."""
+        with cpu_threads(self.options, ctx):
+            fitted = self.fitted_
+            histories = [fitted.history(int(u)) for u in users]
+            return fitted.score_candidates(histories, candidates, ctx)
+
     def generate(
         self, train: Dataset, request: GenerationRequest, ctx: Context
     ) -> pa.Table | SyntheticData:

@@ -121,12 +121,7 @@ class LanguageModel:
         self.strategy_, self.ctx_ = strategy, ctx
 
     def score_candidates(self, users: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        from recaug_lora_gen.strategy import cpu_threads
-
-        fitted = self.strategy_.fitted_
-        with cpu_threads(self.strategy_.options, self.ctx_):
-            histories = [fitted.history(int(u)) for u in users]
-            return fitted.score_candidates(histories, candidates, self.ctx_)
+        return np.asarray(self.strategy_.score_candidates(users, candidates, self.ctx_))
 
 
 class Backend:
