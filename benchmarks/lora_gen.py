@@ -173,7 +173,7 @@ def measure_gemma(ref: str, options: dict[str, str], n_users: int) -> dict[str, 
             users = target_users(split.train, "sparse")[:n_users]
             histories = [fitted.history(u) for u in users]
             vocabulary = fitted.vocabulary
-            with cpu_threads(strategy.options, ctx):
+            with cpu_threads(strategy.threads_):
                 for logits, restricted in (("frontier", vocabulary), ("full", None)):
                     fitted.vocabulary, fitted.stats = restricted, type(fitted.stats)()
                     before = load()

@@ -55,7 +55,9 @@ class LoraGenStrategy(Strategy):
         """``[len(users), k]``: the log-probability of each user's candidate items (row i of
         item indices ``candidates``) coming next after the user's training history, without
         generating; what the ``rerank`` strategy's ``llm`` scorer asks."""
-        with cpu_threads(self.options, ctx):
+        from recaug_modelkit.threads import cpu_threads
+
+        with cpu_threads(self.threads_, ctx.accelerator().device):
             fitted = self.fitted_
             histories = [fitted.history(int(u)) for u in users]
             return fitted.score_candidates(histories, candidates, ctx)
