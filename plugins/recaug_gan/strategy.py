@@ -32,19 +32,14 @@ class GanStrategy(Strategy):
     def fit(self, train: Dataset, ctx: Context) -> None:
         from recaug_gan.training import build, fit_gan, step_flops
         from recaug_modelkit.checkpoints import fit_settings, load_or_fit
-        from recaug_modelkit.holdout import hold_out
+        from recaug_modelkit.holdout import announced_hold_out, training_summary
         from recaug_modelkit.threads import cpu_threads, resolve_threads
 
         options = self.options
         seed = options.training_seed(ctx)
         self.matrix_ = train.interaction_matrix(real_only=True)
         settings = fit_settings(self.matrix_, options, GanFitOptions, seed)
-        holdout = hold_out(train, options.valid_share, seed)
-        if holdout.task is not None:
-            ctx.log(
-                f"gan: validating on {holdout.rows} training rows held back from "
-                f"{len(holdout.task.users)} users"
-            )
+        holdout = announced_hold_out("gan", train, options.valid_share, seed, ctx)
         fit_matrix = holdout.fit.interaction_matrix(real_only=True)
         self.threads_ = resolve_threads(options.threads, step_flops(self.matrix_, options))
         self.training_: dict[str, Any] = {}  # stays empty when a saved model is loaded
@@ -59,12 +54,7 @@ class GanStrategy(Strategy):
                 patience=options.patience,
                 checkpoints=epochs,
             )
-            self.training_ = {
-                "epochs_run": fitted.epochs_run,
-                "best_epoch": fitted.best_epoch,
-                "held_back_rows": holdout.rows,
-                "history": fitted.history,
-            }
+            self.training_ = training_summary(fitted, holdout)
             return fitted.generator
 
         model, _ = build(self.matrix_.shape[1], options, seed)

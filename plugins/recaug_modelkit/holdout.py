@@ -16,11 +16,12 @@ held back and every epoch is trained, as small data trains fast anyway.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from recaug_core import Dataset, RankingTask, arrays, derived_seed
+from recaug_core import Context, Dataset, RankingTask, arrays, derived_seed
 
 MAX_USERS = 5000  # enough for a steady NDCG@10; more only costs ranking time every epoch
 MIN_USERS = 300
@@ -63,3 +64,25 @@ def hold_out(train: Dataset, share: float, seed: int) -> Holdout:
     fit = train.with_interactions(table.filter(pa.array(~in_held)))
     valid = train.with_interactions(table.filter(pa.array(in_held)))
     return Holdout(fit, RankingTask.for_validation(fit, valid), int(in_held.sum()))
+
+
+def announced_hold_out(name: str, train: Dataset, share: float, seed: int, ctx: Context) -> Holdout:
+    """``hold_out``, saying in the log what generator ``name`` validates on."""
+    holdout = hold_out(train, share, seed)
+    if holdout.task is not None:
+        ctx.log(
+            f"{name}: validating on {holdout.rows} training rows held back from "
+            f"{len(holdout.task.users)} users"
+        )
+    return holdout
+
+
+def training_summary(fitted: Any, holdout: Holdout) -> dict[str, Any]:
+    """What a generator strategy keeps of its fit (``training_``): epochs, the best one, the
+    held-back rows and the epoch history."""
+    return {
+        "epochs_run": fitted.epochs_run,
+        "best_epoch": fitted.best_epoch,
+        "held_back_rows": holdout.rows,
+        "history": fitted.history,
+    }
