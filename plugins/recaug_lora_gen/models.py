@@ -105,12 +105,14 @@ def load_adapter(model: Any, folder: str) -> Any:
 
 
 def save_adapter(model: Any, folder: Path) -> None:
-    model.save_pretrained(str(folder), safe_serialization=True)
+    with transformers_bars_off():
+        model.save_pretrained(str(folder), safe_serialization=True)
 
 
 def save_merged(model: Any, tokenizer: Any, folder: Path) -> Any:
     """Merge LoRA into the base weights, save that model; returns the merged model."""
     merged = model.merge_and_unload()
-    merged.save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
+    with transformers_bars_off():
+        merged.save_pretrained(str(folder))
+        tokenizer.save_pretrained(str(folder))
     return merged

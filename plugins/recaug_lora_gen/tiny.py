@@ -89,6 +89,7 @@ def ensure_tiny(
     import torch
 
     from recaug_lora_gen.training import Schedule, run_training
+    from recaug_modelkit.quiet import transformers_bars_off
 
     target = cache / f"tiny-{key}"
     if (target / "config.json").exists():
@@ -118,8 +119,9 @@ def ensure_tiny(
     if ctx.is_main_process:
         staging = cache / f".tiny-{key}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
+        with transformers_bars_off():  # "Writing model shards" frames in a log say nothing
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)  # a complete folder or none: the cache never holds half a model
     ctx.accelerator().wait_for_everyone()

@@ -213,13 +213,16 @@ def _prepare_gemma(folder: Path, say: Callable[[str], None]) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from recaug_modelkit.quiet import transformers_bars_off
+
     tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf_file.name)
     model = AutoModelForCausalLM.from_pretrained(
         str(folder), gguf_file=gguf_file.name, dtype=torch.float32
     )
     _forget_quantization(model)
-    model.save_pretrained(str(folder), safe_serialization=True)
-    tokenizer.save_pretrained(str(folder))
+    with transformers_bars_off():
+        model.save_pretrained(str(folder), safe_serialization=True)
+        tokenizer.save_pretrained(str(folder))
     gguf_file.unlink()  # the folder is a plain Hugging Face model now
     return {
         "model": GEMMA,
