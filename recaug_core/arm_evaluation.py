@@ -138,12 +138,28 @@ def _eval_settings(job: Job, backend: Backend, merge: MergePolicy) -> dict[str, 
 def _eval_cache(job: Job, backend: Backend, arm: str, seed: int, settings: Any) -> Path:
     """``arms/ARM/seed-N/eval/BACKEND.json``; RecaugError if it holds other settings."""
     cache = confined(job.out, "arms", arm, f"seed-{seed}", "eval", f"{backend.key}.json")
-    if cache.exists() and _cached(cache).get("settings") != settings:
+    stored = _cached(cache).get("settings") if cache.exists() else settings
+    if stored != settings:
         raise RecaugError(
-            f"backend '{backend.key}': {cache} was computed with other settings; give the "
-            "backend another label, delete that file to evaluate again, or choose another --out"
+            f"backend '{backend.key}': {cache} was computed with other settings "
+            f"({first_difference(stored, settings)} differs); give the backend another label, "
+            "delete that file to evaluate again, or choose another --out"
         )
     return cache
+
+
+def first_difference(stored: Any, current: Any, path: str = "settings") -> str:
+    """Where two JSON-like values first differ, as a dotted path (``settings.backend.options.lr``):
+    what a user needs to see to tell an upgrade's new option from a setting they changed."""
+    if isinstance(stored, dict) and isinstance(current, dict):
+        for key in sorted(set(stored) | set(current), key=str):
+            if stored.get(key) != current.get(key):
+                return first_difference(stored.get(key), current.get(key), f"{path}.{key}")
+    if isinstance(stored, list) and isinstance(current, list) and len(stored) == len(current):
+        for index, (a, b) in enumerate(zip(stored, current, strict=True)):
+            if a != b and isinstance(a, dict | list):  # a list of plain values differs whole
+                return first_difference(a, b, f"{path}[{index}]")
+    return path
 
 
 def _cached(cache: Path) -> dict[str, Any]:

@@ -270,3 +270,16 @@ def test_run_json_gives_the_verdict_each_change_and_the_files(finished, recaug, 
     assert set(report["summary"]["pop"]) == {"baseline", "toy-2", "toy-all"}
     assert report["summary"]["pop"]["toy-2"]["all"]["ndcg@10"]["change"] is not None
     assert report["failed_arms"] == []
+
+
+def test_a_cached_evaluation_of_other_settings_names_what_differs(
+    tmp_path, recaug, write_experiment, test_plugins
+):
+    out = tmp_path / "out"
+    assert recaug("run", write_experiment(), "--out", out, "--no-report").code == 0
+    from experiment_files import HEADER
+
+    other_ks = write_experiment(header=HEADER.replace("ks = [10, 20]", "ks = [5, 10]"))
+    result = recaug("run", other_ks, "--out", out, "--no-report")
+    assert result.code == 2
+    assert "computed with other settings (settings.ks differs)" in result.err
