@@ -20,8 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from recaug_core.results import ExperimentResults, Summary, load_results
-from recaug_core.stats import ALL, cell
+from recaug_app.results import ExperimentResults, Summary, load_results
+from recaug_app.stats import ALL, cell
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +39,7 @@ def main() -> None:
         name, _, path = spec.partition("=")
         out = args.out / name
         if not args.report_only:
-            command = [sys.executable, "-m", "recaug_core", "run", str(args.experiment)]
+            command = [sys.executable, "-m", "recaug_app", "run", str(args.experiment)]
             command += ["--data", path, "--out", str(out)]
             print("$", " ".join(command), file=sys.stderr, flush=True)
             subprocess.run(command, check=False, env={**os.environ, "RECAUG_PROGRESS": "0"})

@@ -14,7 +14,7 @@ RecBole's own virtual environment (RecBole 1.2.1 predates numpy 2; NCL clusters 
 
 1. Loads the interactions with recaug, splits them 8:1:1 at random per user (seed 0) and
    writes the three parts as RecBole benchmark files (``NAME.train.inter`` / ``.valid.inter`` /
-   ``.test.inter``, through ``recaug_core.export``).
+   ``.test.inter``, through ``recaug_app.export``).
 2. Trains RecBole's models (``--models``, default BPR and LightGCN) on those files in RecBole's
    own virtual environment (full ranking, NDCG@10 early stopping, RecBole's default
    hyper-parameters, ``--recbole-epochs`` epochs).
@@ -134,7 +134,7 @@ def load_split(data: str, source: str | None, source_options: dict[str, str], se
 
 
 def write_recbole_files(split: Any, folder: Path) -> None:
-    from recaug_core.export import export_split
+    from recaug_app.export import export_split
 
     export_split(split, split.train, "recbole", folder)
 

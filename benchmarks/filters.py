@@ -23,8 +23,8 @@ import tracemalloc
 import numpy as np
 import pyarrow as pa
 
+from recaug_app.commands.common import option_pairs
 from recaug_core import Context, Dataset, create, split_dataset, synthetic_table
-from recaug_core.commands.common import option_pairs
 from recaug_core.loading import load_data
 from recaug_core.pipeline import Generated, apply_filters
 

@@ -27,8 +27,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from recaug_app.evaluate import fit_model, score_on_test, users_to_rank
 from recaug_core import Context, split_dataset
-from recaug_core.evaluate import fit_model, score_on_test, users_to_rank
 from recaug_core.loading import load_data
 from recaug_core.registry import get_registry
 

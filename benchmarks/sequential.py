@@ -14,8 +14,8 @@ import statistics
 import time
 from typing import Any
 
+from recaug_app.evaluate import evaluate_model
 from recaug_core import Context, GenerationRequest, SplitSpec, split_dataset
-from recaug_core.evaluate import evaluate_model
 from recaug_core.loading import load_data
 from recaug_core.pipeline import apply_filters, generate_synthetic
 from recaug_core.registry import create, get_registry

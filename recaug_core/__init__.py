@@ -1,4 +1,7 @@
-"""recaug core: hook specs, base classes, data layer, splits, pipeline, evaluation and CLI.
+"""recaug core: hook specs, base classes, data layer, splits, pipeline and the augmentation run.
+
+The `recaug` command, experiments, evaluation and reports are an application built on this
+core (``recaug_app``); nothing here imports it.
 
 The names in ``__all__`` are recaug's plugin API (docs/api.md), covered by semantic versioning:
 a plugin imports them from here (``from recaug_core import Strategy, Dataset, Context``), and

@@ -28,7 +28,7 @@ def _quiet_progress(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def recaug(capsys: pytest.CaptureFixture[str]):
     """Run `recaug ARGS...` in-process; returns its exit code and captured output."""
-    from recaug_core.cli import invoke as invoke_cli
+    from recaug_app.cli import invoke as invoke_cli
 
     def invoke(*args: str) -> CliResult:
         capsys.readouterr()
@@ -90,7 +90,7 @@ def fake_distribution(tmp_path: Path):
 
 
 def run_recaug(*args: str, pythonpath: Path | None = None, env: dict[str, str] | None = None):
-    """Run `python -m recaug_core ARGS` in a subprocess (sees only installed entry points)."""
+    """Run `python -m recaug_app ARGS` in a subprocess (sees only installed entry points)."""
     import os
     import subprocess
 
@@ -102,7 +102,7 @@ def run_recaug(*args: str, pythonpath: Path | None = None, env: dict[str, str] |
         )
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "recaug_core", *args],
+        [sys.executable, "-m", "recaug_app", *args],
         capture_output=True,
         text=True,
         env=full_env,

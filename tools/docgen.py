@@ -50,7 +50,7 @@ other arms stay cached.
 
 
 def render() -> str:
-    from recaug_core.cli import cli, register_commands
+    from recaug_app.cli import cli, register_commands
 
     register_commands(cli)
     parts = [HEADER]
@@ -60,7 +60,7 @@ def render() -> str:
 
 def _own(command: click.Command) -> bool:
     module = getattr(command.callback, "__module__", "") or ""
-    return module.startswith("recaug_core") or isinstance(command, click.Group)
+    return module.startswith("recaug_app") or isinstance(command, click.Group)
 
 
 def _command(

@@ -3,7 +3,7 @@
     python tools/report_snapshot.py RUN_DIR [--png report.png] [--height 2000]
 
 1. re-renders RUN_DIR/report.html (and report.md, figures/) from RUN_DIR/results.json;
-2. checks every figure for legends that cover bars or curves (``recaug_core.plots.overlaps``);
+2. checks every figure for legends that cover bars or curves (``recaug_app.plots.overlaps``);
 3. screenshots report.html in headless Chromium (Debian's `chromium` package, or $CHROMIUM) at
    1400 px wide, into --png (default RUN_DIR/report.png): open it and look.
 
@@ -41,9 +41,9 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=2000)
     args = parser.parse_args()
 
-    from recaug_core.plots import build, overlaps
-    from recaug_core.report import render
-    from recaug_core.results import load_results
+    from recaug_app.plots import build, overlaps
+    from recaug_app.report import render
+    from recaug_app.results import load_results
 
     results = load_results(args.run_dir)
     render(args.run_dir, results)

@@ -35,9 +35,7 @@ def imported_after(code: str, modules: tuple[str, ...]) -> tuple[list[str], str]
 
 def test_help_imports_neither_torch_nor_pyarrow():
     heavy = ("torch", "transformers", "pyarrow", "matplotlib", "datasets")
-    loaded, printed = imported_after(
-        "from recaug_core.cli import invoke; invoke(['--help'])", heavy
-    )
+    loaded, printed = imported_after("from recaug_app.cli import invoke; invoke(['--help'])", heavy)
     assert loaded == []
     assert "augment" in printed and "evaluate" in printed
 
@@ -87,7 +85,7 @@ def test_missing_data_path_is_exit_2(recaug, tmp_path):
 
 
 def test_internal_errors_exit_1_with_a_hint(recaug, monkeypatch):
-    import recaug_core.describe as data_command
+    import recaug_app.describe as data_command
 
     def explode(*args, **kwargs):
         raise ZeroDivisionError("boom")

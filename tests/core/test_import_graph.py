@@ -1,4 +1,8 @@
-"""The module import graph of recaug_core and the bundled plugins has no cycle.
+"""The module import graph of recaug_core, recaug_app and the plugins: no cycle, two layers.
+
+``recaug_core`` (hook specs, data model, contracts, the augmentation run) is the layer plugins
+build on; ``recaug_app`` (the CLI, experiments, evaluation, statistics, reports) is an
+application built on the core. Nothing in the core or in a plugin may import the application.
 
 Every import counts, also those inside functions and under ``TYPE_CHECKING``: a cycle that
 only a function-level import hides still couples two modules both ways. Built with ``ast``,
@@ -14,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIRS = {
     "recaug_core": ROOT / "recaug_core",
+    "recaug_app": ROOT / "recaug_app",
     **{path.name: path for path in (ROOT / "plugins").iterdir() if (path / "__init__.py").exists()},
     "recaug_example": ROOT / "examples" / "recaug-example-plugin" / "recaug_example",
 }
@@ -99,6 +104,21 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return groups
 
 
+def below_the_application(edges: dict[str, set[str]]) -> list[str]:
+    """Imports of ``recaug_app`` from any module outside it (the core, the plugins)."""
+    return sorted(
+        f"{name} imports {target}"
+        for name, targets in edges.items()
+        if not _in_app(name)
+        for target in targets
+        if _in_app(target)
+    )
+
+
+def _in_app(module: str) -> bool:
+    return module == "recaug_app" or module.startswith("recaug_app.")
+
+
 def test_the_graph_sees_function_level_imports():
     edges = graph()
     # recaug_vae imports its strategy inside the hook function only
@@ -114,3 +134,19 @@ def test_no_import_cycle_anywhere():
     assert not found, "import cycles (each group imports itself through the others): " + "; ".join(
         " <-> ".join(group) for group in found
     )
+
+
+def test_the_graph_covers_both_layers():
+    edges = graph()
+    assert "recaug_core.augmentation" in edges["recaug_app.experiment"]
+    assert "recaug_app.commands.run" in edges
+
+
+def test_the_layer_check_sees_a_planted_import():
+    planted = {"recaug_core.pipeline": {"recaug_app.stats"}, "recaug_app.cli": {"recaug_core"}}
+    assert below_the_application(planted) == ["recaug_core.pipeline imports recaug_app.stats"]
+
+
+def test_neither_the_core_nor_a_plugin_imports_the_application():
+    found = below_the_application(graph())
+    assert not found, "the core and the plugins must not import recaug_app: " + "; ".join(found)

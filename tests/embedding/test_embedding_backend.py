@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from recaug_app.evaluate import evaluate_model
 from recaug_core import (
     Context,
     OptionsError,
@@ -20,7 +21,6 @@ from recaug_core import (
     ranking_means,
     split_dataset,
 )
-from recaug_core.evaluate import evaluate_model
 from recaug_core.registry import get_registry
 from recaug_core.testing import BackendContract, tiny_split
 from recaug_sources.world import demo_world

@@ -290,7 +290,7 @@ def test_view_policy_is_a_phase_of_real_rows_with_the_augmented_graph() -> None:
 
 
 def test_the_graph_views_experiment_file_reads(tmp_path: Path) -> None:
-    from recaug_core.experiment_file import load_experiment
+    from recaug_app.experiment_file import load_experiment
 
     path = Path(__file__).parents[2] / "examples" / "experiments" / "graph-views.toml"
     experiment = load_experiment(path, data_ref="demo")

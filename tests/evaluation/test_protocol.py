@@ -10,11 +10,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from recaug_app.evaluate import aggregate
+from recaug_app.results import Metrics
 from recaug_core import RankingTask, Recommender, SplitSpec, ranking_means, split_dataset
 from recaug_core.data import Dataset, concat_interactions, synthetic_table
-from recaug_core.evaluate import aggregate
 from recaug_core.ranking import rank
-from recaug_core.results import Metrics
 
 ITEMS = [f"i{k}" for k in range(6)]
 
@@ -138,7 +138,7 @@ def toy_plugin() -> object:
 
 
 def run_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:
-    from recaug_core.cli import invoke
+    from recaug_app.cli import invoke
 
     capsys.readouterr()
     code = invoke(argv)
@@ -152,7 +152,7 @@ def test_baseline_and_augmented_share_the_run_split(
 ) -> None:
     monkeypatch.setenv("RECAUG_PROGRESS", "0")
     out = tmp_path / "run"
-    from recaug_core.cli import invoke
+    from recaug_app.cli import invoke
 
     code = invoke(
         ["augment", "demo", *TINY, "--strategy", "toy", "--budget", "200", "--out", str(out)]

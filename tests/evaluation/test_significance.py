@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from recaug_app.stats import Finding, aligned, holm, paired_test, verdict
 from recaug_core.ranking import UserScores
-from recaug_core.stats import Finding, aligned, holm, paired_test, verdict
 
 
 def _null_experiments(n: int, seeds: int, users: int, seed_shift: float, rng) -> list[float]:

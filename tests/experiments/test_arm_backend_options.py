@@ -66,7 +66,7 @@ def test_mistakes_name_the_arm_key(write_experiment, recaug, test_plugins, arms,
 
 
 def test_an_arm_without_rows_needs_no_strategy_plugin(write_experiment, test_plugins):
-    from recaug_core.experiment_file import load_experiment
+    from recaug_app.experiment_file import load_experiment
 
     experiment = load_experiment(write_experiment(plain_arm("view", backend_options=ONLY_REAL)))
     (only,) = experiment.arms

@@ -19,7 +19,7 @@ def test_cli_reference_is_current():
     )
 
 
-def test_cli_reference_lists_every_core_command():
+def test_cli_reference_lists_every_built_in_command():
     text = docgen.render()
     for command in (
         "augment",

@@ -24,7 +24,7 @@ def judged(tmp_path_factory):
     import faulty_plugin
 
     import recaug_toy
-    from recaug_core.cli import invoke
+    from recaug_app.cli import invoke
     from recaug_core.registry import get_registry
 
     folder = tmp_path_factory.mktemp("judged")
@@ -120,7 +120,7 @@ def test_total_time_covers_every_invocation(tmp_path, recaug, write_experiment, 
 def test_an_interrupted_run_leaves_partial_results_and_report(
     tmp_path, recaug, write_experiment, test_plugins, monkeypatch
 ):
-    from recaug_core.commands import run
+    from recaug_app.commands import run
 
     monkeypatch.setattr(run, "PARTIAL_REPORT_EVERY_S", 0.0)
     out = tmp_path / "out"
@@ -164,8 +164,8 @@ def test_a_given_split_from_a_file_in_an_experiment(tmp_path, recaug, write_expe
 
 
 def test_no_legend_covers_a_bar_or_a_curve(judged):
-    from recaug_core.plots import build, overlaps
-    from recaug_core.results import load_results
+    from recaug_app.plots import build, overlaps
+    from recaug_app.results import load_results
 
     out, _ = judged
     figures = build(load_results(out))
@@ -175,7 +175,7 @@ def test_no_legend_covers_a_bar_or_a_curve(judged):
 
 
 def test_the_overlap_check_sees_a_legend_on_the_bars():
-    from recaug_core.plots import _pyplot, _settle, overlaps
+    from recaug_app.plots import _pyplot, _settle, overlaps
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4, 3))
@@ -204,7 +204,7 @@ def test_a_run_from_the_cache_repeats_every_test_exactly(judged, tmp_path, recau
 def test_the_overlap_check_sees_titles_that_run_into_each_other_or_a_legend():
     from matplotlib.patches import Patch
 
-    from recaug_core.plots import _pyplot, overlaps
+    from recaug_app.plots import _pyplot, overlaps
 
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(5, 3))
@@ -223,8 +223,8 @@ def test_the_overlap_check_sees_titles_that_run_into_each_other_or_a_legend():
 def test_an_embedding_report_has_readable_figures(tmp_path, recaug, write_experiment, toy_plugin):
     """Two titles naming `embedding` side by side, and the one-panel history figure (whose
     legend once covered its title)."""
-    from recaug_core.plots import build, overlaps
-    from recaug_core.results import load_results
+    from recaug_app.plots import build, overlaps
+    from recaug_app.results import load_results
 
     header = HEADER.replace("seeds = [0, 1]", "seeds = [0]").replace(
         'name = "pop"', 'name = "embedding"\noptions = { dim = 8, epochs = 2 }'

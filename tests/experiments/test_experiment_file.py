@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from experiment_files import HEADER, arm
 
-from recaug_core.experiment_file import load_experiment
+from recaug_app.experiment_file import load_experiment
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "experiments"
 

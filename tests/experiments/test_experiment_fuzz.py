@@ -17,8 +17,8 @@ from experiment_files import HEADER, arm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from recaug_app.experiment_file import load_experiment
 from recaug_core import RecaugError
-from recaug_core.experiment_file import load_experiment
 
 CASES: Counter[str] = Counter()
 MINIMUM_CASES = 300

@@ -195,7 +195,7 @@ def test_report_without_matplotlib_keeps_the_tables(finished, recaug, monkeypatc
 
     out, _ = finished
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as if not installed
-    monkeypatch.delitem(sys.modules, "recaug_core.plots", raising=False)
+    monkeypatch.delitem(sys.modules, "recaug_app.plots", raising=False)
     (out / "report.md").unlink()
     assert recaug("report", out).code == 0
     md = (out / "report.md").read_text()
@@ -207,7 +207,7 @@ def test_help_imports_neither_torch_nor_matplotlib():
     import sys
 
     code = (
-        "import sys; from recaug_core.cli import invoke; invoke(['run', '--help']); "
+        "import sys; from recaug_app.cli import invoke; invoke(['run', '--help']); "
         "invoke(['report', '--help']); "
         "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))"
     )

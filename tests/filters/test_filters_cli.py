@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from recaug_core.cli import invoke
+from recaug_app.cli import invoke
 
 FILTERS = {
     "dedupe": set(),

@@ -20,8 +20,8 @@ from filters_planted import (
     of_kinds,
 )
 
+from recaug_app.cli import invoke
 from recaug_core import create
-from recaug_core.cli import invoke
 
 # `pop` ranks by the popularity the planted rows were chosen by: no held-out share for it.
 PLAUSIBILITY = {

@@ -118,7 +118,7 @@ def run_cli(*args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECAUG_")}
     env.update(RECAUG_PROGRESS="0", OMP_NUM_THREADS="1")
     return subprocess.Popen(
-        [sys.executable, "-m", "recaug_core", *args],
+        [sys.executable, "-m", "recaug_app", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
+from recaug_app.evaluate import evaluate_model
 from recaug_core import Context, GenerationRequest, OptionsError, split_dataset
-from recaug_core.evaluate import evaluate_model
 from recaug_core.registry import get_registry
 from recaug_core.testing import BackendContract, StrategyContract, tiny_split
 from recaug_sources.world import demo_world

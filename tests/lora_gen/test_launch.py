@@ -59,7 +59,7 @@ def test_accelerate_launch_with_two_cpu_processes_writes_one_valid_run(tmp_path:
     command = [
         sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "-m", "recaug_core", "augment", "--strategy", "lora-gen", "-o", "epochs=1",
+        "-m", "recaug_app", "augment", "--strategy", "lora-gen", "-o", "epochs=1",
         "-o", "pretrain_epochs=1", "--out", str(out),
     ]  # fmt: skip
     env = {**os.environ, "RECAUG_PROGRESS": "0"}

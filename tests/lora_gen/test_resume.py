@@ -23,7 +23,7 @@ ARGS = [
 
 
 def command(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "recaug_core", *ARGS, "--out", str(out), *extra]
+    return [sys.executable, "-m", "recaug_app", *ARGS, "--out", str(out), *extra]
 
 
 def environment() -> dict[str, str]:

@@ -28,7 +28,7 @@ def _alarm(signum: int, frame: object) -> None:
 
 
 def main(runs_file: str, results_file: str) -> None:
-    from recaug_core.cli import invoke
+    from recaug_app.cli import invoke
 
     signal.signal(signal.SIGALRM, _alarm)
     with open(runs_file, encoding="utf-8") as plan:

@@ -227,11 +227,11 @@ NUMBERS = st.text(alphabet="0123456789.,-e +", max_size=14)
 )
 def test_option_parsers(kind: str, text: str) -> None:
     """The functions behind --filter, --ratios, --k, -o and -s: a value or a named error."""
+    from recaug_app.cli import error_line
+    from recaug_app.commands.augment import filter_specs
+    from recaug_app.commands.common import option_pairs, split_spec
+    from recaug_app.commands.evaluate import parse_ks
     from recaug_core import create
-    from recaug_core.cli import error_line
-    from recaug_core.commands.augment import filter_specs
-    from recaug_core.commands.common import option_pairs, split_spec
-    from recaug_core.commands.evaluate import parse_ks
     from recaug_core.settings import AugmentSettings
 
     CASES["option_parsers"] += 1

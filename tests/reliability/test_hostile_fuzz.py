@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recaug_core.describe import describe
+from recaug_app.describe import describe
 from recaug_core.errors import RecaugError
 from recaug_core.loading import load_data
 from recaug_core.schema import MAX_TIMESTAMP

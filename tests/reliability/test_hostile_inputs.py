@@ -50,7 +50,7 @@ def cli(*args: Any, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECAUG_")}
     env["RECAUG_PROGRESS"] = "0"
     return subprocess.run(
-        [sys.executable, "-m", "recaug_core", *map(str, args)],
+        [sys.executable, "-m", "recaug_app", *map(str, args)],
         capture_output=True,
         text=True,
         env=env,

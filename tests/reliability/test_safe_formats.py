@@ -1,8 +1,8 @@
 """recaug executes nothing it loads: no pickle in its formats, torch.load only with
 weights_only=True, trust_remote_code only from an explicit option.
 
-These read recaug's own source (core, bundled plugins, the example plugin) as syntax trees, so a
-change that introduces an unsafe call fails here before it ships.
+These read recaug's own source (core, application, bundled plugins, the example plugin) as
+syntax trees, so a change that introduces an unsafe call fails here before it ships.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted(
     path
-    for folder in ("recaug_core", "plugins", "examples")
+    for folder in ("recaug_core", "recaug_app", "plugins", "examples")
     for path in (ROOT / folder).rglob("*.py")
     if "tests" not in path.relative_to(ROOT).parts
 )

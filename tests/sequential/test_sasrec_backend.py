@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from recaug_app.evaluate import evaluate_model
 from recaug_core import (
     Context,
     Dataset,
@@ -22,7 +23,6 @@ from recaug_core import (
     split_dataset,
     synthetic_table,
 )
-from recaug_core.evaluate import evaluate_model
 from recaug_core.testing import BackendContract
 from recaug_sasrec.backend import SasrecBackend
 
@@ -192,7 +192,7 @@ def test_listing_plugins_never_imports_torch() -> None:
         "from recaug_core.registry import get_registry\n"
         "registry = get_registry()\n"
         "registry.get('backends', 'sasrec'); registry.get('strategies', 'seq')\n"
-        "from recaug_core.cli import invoke\n"
+        "from recaug_app.cli import invoke\n"
         "assert invoke(['list', 'backends']) == 0\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )

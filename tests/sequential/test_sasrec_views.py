@@ -158,7 +158,7 @@ def test_training_with_views_records_the_contrastive_term(
 
 
 def test_views_learn_the_walks(cycle_split: Split, tmp_path: Path) -> None:
-    from recaug_core.evaluate import evaluate_model
+    from recaug_app.evaluate import evaluate_model
 
     options = {"hidden": 32, "inner": 32, "max_len": 10, "epochs": 40, "patience": 40}
     options |= {"lr": 0.01, "views": "cl4srec", "view_weight": 0.1}

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from recaug_core.cli import invoke
+from recaug_app.cli import invoke
 
 SMALL_DEMO = ["demo", "-s", "users=150", "-s", "items=60", "-s", "interactions=3000"]
 FAST = ["-o", "hidden=16", "-o", "inner=16", "-o", "max_len=10", "-o", "epochs=3"]

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from recaug_app.cli import invoke
 from recaug_core import (
     Context,
     Dataset,
@@ -22,7 +23,6 @@ from recaug_core import (
     tail_items,
     target_users,
 )
-from recaug_core.cli import invoke
 from recaug_core.testing import StrategyContract
 from recaug_seq.strategy import SeqStrategy, histories
 from recaug_sources.world import demo_world

@@ -76,7 +76,7 @@ def test_unknown_dataset_is_one_sentence(tmp_path: Path) -> None:
 
 def test_cli_help_does_not_import_datasets_or_torch() -> None:
     code = (
-        "import sys; from recaug_core.cli import invoke; from recaug_core.registry import "
+        "import sys; from recaug_app.cli import invoke; from recaug_core.registry import "
         "get_registry; invoke(['--help']); get_registry().components('sources'); "
         "print(sorted(m for m in ('datasets', 'torch') if m in sys.modules))"
     )

@@ -103,7 +103,7 @@ def test_new_target_makes_declared_synthetic_users_with_parents(ctx):
 
 def recaug(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "recaug_core", *args],
+        [sys.executable, "-m", "recaug_app", *args],
         capture_output=True,
         text=True,
         timeout=300,

@@ -18,14 +18,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from recaug_core.api import Recommender
-from recaug_core.data import Dataset
-from recaug_core.errors import PluginFailure, RecaugError
-from recaug_core.experiment_file import Arm, Backend, Experiment
-from recaug_core.files import confined, place_write_dirs, read_parquet, write_json, write_parquet
-from recaug_core.merge import CONCAT, MergePolicy
-from recaug_core.ranking import UserScores
-from recaug_core.results import (
+from recaug_app.experiment_file import Arm, Backend, Experiment
+from recaug_app.results import (
     BASELINE,
     CandidateResult,
     ExperimentResults,
@@ -34,8 +28,14 @@ from recaug_core.results import (
     SeedFacts,
     Selection,
 )
+from recaug_app.selection import NONE, SELECT_METRIC, Candidate, choose
+from recaug_core.api import Recommender
+from recaug_core.data import Dataset
+from recaug_core.errors import PluginFailure, RecaugError
+from recaug_core.files import confined, place_write_dirs, read_parquet, write_json, write_parquet
+from recaug_core.merge import CONCAT, MergePolicy
+from recaug_core.ranking import UserScores
 from recaug_core.runtime import Context
-from recaug_core.selection import NONE, SELECT_METRIC, Candidate, choose
 from recaug_core.split import Split
 
 Echo = Callable[[str], None]
@@ -99,7 +99,7 @@ def _evaluate(
 ) -> tuple[Metrics, dict[str, float], UserScores | None, bool]:
     """One backend on one (augmented) training set, cached as eval/BACKEND.json with its
     users' scores in eval/BACKEND.users.parquet (None for an evaluation of recaug 0.1.0)."""
-    from recaug_core.evaluate import evaluate_scored
+    from recaug_app.evaluate import evaluate_scored
 
     ks = list(job.experiment.config.ks)
     settings = _eval_settings(job, backend, merge)
@@ -217,7 +217,7 @@ def select_backend(
     """One backend's choice for a validation-selected arm, cached as eval/BACKEND.json.
     ``baseline`` is the model "no augmentation" stands for; None: fit it here (the arm
     changes the backend's options)."""
-    from recaug_core.evaluate import fit_model, score_on_test
+    from recaug_app.evaluate import fit_model, score_on_test
 
     assert arm.candidates is not None
     ks = list(job.experiment.config.ks)

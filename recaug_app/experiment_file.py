@@ -19,12 +19,12 @@ from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from recaug_app.results import BASELINE
+from recaug_app.selection import DEFAULT_GRID, Candidate, Grid, Select, candidates
 from recaug_core.errors import RecaugError
 from recaug_core.files import is_write_dir_option, refuse_special_file, safe_name
 from recaug_core.manifest import ExperimentFingerprint
 from recaug_core.merge import CONCAT, MergePolicy
-from recaug_core.results import BASELINE
-from recaug_core.selection import DEFAULT_GRID, Candidate, Grid, Select, candidates
 from recaug_core.settings import AugmentSettings, DataSpec, SettingsError, Strict
 from recaug_core.split import SplitSpec
 

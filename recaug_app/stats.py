@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recaug_core.ranking import UserScores
-from recaug_core.results import (
+from recaug_app.results import (
     BASELINE,
     ExperimentResults,
     Significance,
     Summary,
     SummaryTable,
 )
+from recaug_core.ranking import UserScores
 from recaug_core.targets import GROUPS
 
 TABLE_METRICS = ("ndcg", "recall", "hit", "mrr", "coverage", "tail_share")

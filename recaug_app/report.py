@@ -3,7 +3,7 @@
 The verdict comes first: which arms helped, which hurt, which made no measurable difference
 (``stats.verdict``, backed by the paired test). Cells are means over seeds ± their spread with
 the change vs baseline; a change is marked (▲ green, ▼ red) only where the test finds it
-significant after Holm's correction (the statistics are ``recaug_core.stats``; the figures
+significant after Holm's correction (the statistics are ``recaug_app.stats``; the figures
 ``plots``).
 """
 
@@ -15,8 +15,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from recaug_core.files import confined, write_bytes, write_text
-from recaug_core.report_tables import (
+from recaug_app.report_tables import (
     Cell,
     Table,
     Value,
@@ -32,11 +31,12 @@ from recaug_core.report_tables import (
     timing_table,
     verdict_of,
 )
-from recaug_core.results import BASELINE, ExperimentResults
-from recaug_core.stats import (
+from recaug_app.results import BASELINE, ExperimentResults
+from recaug_app.stats import (
     ALPHA,
     TEST_NAME,
 )
+from recaug_core.files import confined, write_bytes, write_text
 from recaug_core.targets import GROUPS
 
 REPORT_MD = "report.md"
@@ -57,7 +57,7 @@ LEGEND = (
 def render(run_dir: Path, results: ExperimentResults) -> list[Path]:
     """Write report.md, report.html and figures/*.png into ``run_dir``; returns the paths."""
     try:
-        from recaug_core.plots import figures
+        from recaug_app.plots import figures
 
         pictures = figures(results)
     except ImportError:  # matplotlib is an extra (recaug[report]): tables only without it

@@ -2,7 +2,7 @@
 
 A cell is a mean over seeds ± its spread with the change vs baseline, marked (▲ green,
 ▼ red) only where the paired test finds it significant after Holm's correction
-(``recaug_core.stats``).
+(``recaug_app.stats``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recaug_core.results import BASELINE, ExperimentResults, Summary
-from recaug_core.selection import NONE
-from recaug_core.stats import (
+from recaug_app.results import BASELINE, ExperimentResults, Summary
+from recaug_app.selection import NONE
+from recaug_app.stats import (
     ALL,
     GROUP_METRICS,
     TABLE_METRICS,

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from recaug_core.commands.common import echo_json
+from recaug_app.commands.common import echo_json
 from recaug_core.kinds import KINDS
 
 

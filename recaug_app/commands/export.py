@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from recaug_core.commands.common import folder_to_write
+from recaug_app.commands.common import folder_to_write
 
 
 def register(cli: click.Group) -> None:
@@ -24,8 +24,8 @@ def register(cli: click.Group) -> None:
 )
 def export_command(run_dir: str, fmt: str, out: str, real_only: bool) -> None:
     """Write RUN_DIR's augmented training part, validation and test parts, and items."""
+    from recaug_app.export import export_split
     from recaug_core.augmentation import read_augmentation
-    from recaug_core.export import export_split
 
     run = read_augmentation(run_dir)
     train = run.split.train if real_only else run.augmented

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from recaug_core.arm_evaluation import (
+from recaug_app.arm_evaluation import (
     ArmFailed,
     Checkpoint,
     Echo,
@@ -36,16 +36,8 @@ from recaug_core.arm_evaluation import (
     evaluate_all,
     select_backend,
 )
-from recaug_core.data import Dataset
-from recaug_core.errors import PluginFailure, RecaugError
-from recaug_core.experiment_file import Arm, Experiment
-from recaug_core.files import (
-    confined,
-    write_text,
-)
-from recaug_core.manifest import ExperimentManifest, Invocation
-from recaug_core.outputs import OtherSettings, OutputFolder
-from recaug_core.results import (
+from recaug_app.experiment_file import Arm, Experiment
+from recaug_app.results import (
     BASELINE,
     ArmResult,
     BackendInfo,
@@ -57,7 +49,15 @@ from recaug_core.results import (
     ValidationHits,
     write_results,
 )
-from recaug_core.selection import NONE, Candidate
+from recaug_app.selection import NONE, Candidate
+from recaug_core.data import Dataset
+from recaug_core.errors import PluginFailure, RecaugError
+from recaug_core.files import (
+    confined,
+    write_text,
+)
+from recaug_core.manifest import ExperimentManifest, Invocation
+from recaug_core.outputs import OtherSettings, OutputFolder
 from recaug_core.settings import AugmentPlan, AugmentSettings
 from recaug_core.split import Split
 
@@ -201,7 +201,7 @@ class Record:
         self.split_s = 0.0
 
     def results(self, progress: str | None = None) -> ExperimentResults:
-        from recaug_core.stats import summaries
+        from recaug_app.stats import summaries
 
         experiment = self.job.experiment
         config = experiment.config

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from recaug_core.commands.common import folder_to_write
+from recaug_app.commands.common import folder_to_write
 
 
 def register(cli: click.Group) -> None:
@@ -19,8 +19,8 @@ def register(cli: click.Group) -> None:
 )
 def report_command(run_dir: str) -> None:
     """Re-render the report of `recaug run` from RUN_DIR/results.json."""
-    from recaug_core.report import render
-    from recaug_core.results import load_results
+    from recaug_app.report import render
+    from recaug_app.results import load_results
 
     folder = Path(run_dir)
     for path in render(folder, load_results(folder)):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from recaug_core.commands.common import echo_json
+from recaug_app.commands.common import echo_json
 
 
 def register(cli: click.Group) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
+from recaug_app.results import Aggregate, Metrics, Significance, ValidationHits
 from recaug_core.api import Recommender
 from recaug_core.data import Dataset
 from recaug_core.errors import RecaugError
@@ -26,7 +27,6 @@ from recaug_core.guards import checked_scores
 from recaug_core.merge import CONCAT, MergePolicy, check_supported, merged_training_set
 from recaug_core.ranking import RankingTask, UserScores, ranking_means, score_users
 from recaug_core.registry import call_plugin
-from recaug_core.results import Aggregate, Metrics, Significance, ValidationHits
 from recaug_core.runtime import Context
 from recaug_core.schema import REAL
 from recaug_core.split import Split, SplitSpec, split_dataset
@@ -309,8 +309,8 @@ def _tests(
 ) -> dict[str, dict[str, Significance]]:
     """The paired test of every ranking metric `recaug evaluate` prints, and of NDCG at the
     first K per user group, Holm-adjusted together."""
-    from recaug_core.results import Summary
-    from recaug_core.stats import TESTED, attach, compare
+    from recaug_app.results import Summary
+    from recaug_app.stats import TESTED, attach, compare
     from recaug_core.targets import GROUPS
 
     cells = [("all", f"{m}@{k}") for m in TESTED for k in ks]
@@ -346,7 +346,7 @@ def _verdict(
     tests: dict[str, dict[str, Significance]],
     k: int,
 ) -> str:
-    from recaug_core.stats import Finding, verdict
+    from recaug_app.stats import Finding, verdict
 
     metric = f"ndcg@{k}"
     findings = []

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from recaug_core.commands.common import echo_json, folder_to_write
+from recaug_app.commands.common import echo_json, folder_to_write
 
 # A partial report is rendered after a finished arm and seed at most this often: figures cost
 # a second or two, and a short experiment needs no report before its end.
@@ -80,11 +80,11 @@ def run_command(
     """
     import os
 
-    from recaug_core.commands.common import continue_command, invoked_command
+    from recaug_app.commands.common import continue_command, invoked_command
+    from recaug_app.experiment import run_experiment
+    from recaug_app.experiment_file import load_experiment
+    from recaug_app.report import render, verdict_of
     from recaug_core.errors import Interrupted, RecaugError
-    from recaug_core.experiment import run_experiment
-    from recaug_core.experiment_file import load_experiment
-    from recaug_core.report import render, verdict_of
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise RecaugError(

@@ -37,7 +37,7 @@ def cli(debug: bool, quiet: bool) -> None:
 
 def register_commands(group: click.Group) -> None:
     """Add the built-in commands, then those that plugins provide, to ``group``."""
-    from recaug_core.commands import (
+    from recaug_app.commands import (
         augment,
         data,
         evaluate,
@@ -59,7 +59,7 @@ def _debug() -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script and of ``python -m recaug_core``."""
+    """Entry point of the console script and of ``python -m recaug_app``."""
     sys.exit(invoke(argv))
 
 

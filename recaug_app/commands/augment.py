@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from recaug_core.commands.common import (
+from recaug_app.commands.common import (
     continue_command,
     data_options,
     data_spec,

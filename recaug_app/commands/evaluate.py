@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from recaug_core.commands.common import (
+from recaug_app.commands.common import (
     data_options,
     echo_json,
     load_from_cli,
@@ -106,9 +106,9 @@ def evaluate_command(
     **data_args: Any,
 ) -> None:
     """Measure a recommender on DATA's held-out test split (baseline, or vs an augmented run)."""
+    from recaug_app.evaluate import evaluate_augmented, evaluate_baseline
     from recaug_core.api import Recommender
     from recaug_core.errors import RecaugError
-    from recaug_core.evaluate import evaluate_augmented, evaluate_baseline
     from recaug_core.merge import MergePolicy, check_supported
     from recaug_core.registry import get_registry
 

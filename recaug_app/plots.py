@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from recaug_core.results import BASELINE, ExperimentResults
-from recaug_core.stats import ALL, cell
+from recaug_app.results import BASELINE, ExperimentResults
+from recaug_app.stats import ALL, cell
 from recaug_core.targets import GROUPS
 
 GAIN, LOSS, NEUTRAL, REAL_COLOR = "#17803d", "#c0262d", "#8a8a8a", "#555555"

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from recaug_core.commands.common import data_options, echo_json, load_from_cli
+from recaug_app.commands.common import data_options, echo_json, load_from_cli
 
 
 def register(cli: click.Group) -> None:
@@ -23,7 +23,7 @@ def data_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info_command(as_json: bool, **data_args: Any) -> None:
     """Counts, density, history-length and popularity quantiles, text columns."""
-    from recaug_core.describe import describe
+    from recaug_app.describe import describe
     from recaug_core.runtime import activity
 
     loaded = load_from_cli(**data_args)
