@@ -84,7 +84,7 @@ def test_an_arm_merge_policy_is_recorded_and_changes_the_fit(selected):
 def test_when_none_wins_the_arm_reports_the_baseline_model(
     tmp_path, recaug, write_experiment, test_plugins, monkeypatch
 ):
-    from recaug_core import evaluate
+    from recaug_app import evaluate
 
     real_fit = evaluate.fit_model
 
