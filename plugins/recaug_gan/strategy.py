@@ -13,76 +13,62 @@ at module level.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
-from recaug_core import Context, Dataset, GenerationRequest, Strategy
+from recaug_core import Context, RankingTask
 from recaug_gan.options import GanFitOptions, GanStrategyOptions
-from recaug_modelkit import generation
+from recaug_modelkit.vector_strategy import ItemVectorStrategy
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+    from recaug_modelkit.checkpoints import EpochCheckpoints
 
 
-class GanStrategy(Strategy):
+class GanStrategy(ItemVectorStrategy):
     name = "gan"
     description = "CFGAN: a conditional GAN over purchase vectors extends or synthesizes users."
     Options = GanStrategyOptions
     options: GanStrategyOptions
+    fit_options = GanFitOptions
+    saved_as = "cfgan-generator"
 
-    def fit(self, train: Dataset, ctx: Context) -> None:
-        from recaug_gan.training import build, fit_gan, step_flops
-        from recaug_modelkit.checkpoints import fit_settings, load_or_fit
-        from recaug_modelkit.holdout import announced_hold_out, training_summary
-        from recaug_modelkit.threads import cpu_threads, resolve_threads
+    def new_model(self, seed: int) -> Any:
+        from recaug_gan.training import build
+
+        return build(self.matrix_.shape[1], self.options, seed)[0]
+
+    def train_model(
+        self,
+        matrix: sp.csr_matrix,
+        ctx: Context,
+        seed: int,
+        task: RankingTask | None,
+        checkpoints: EpochCheckpoints,
+    ) -> tuple[Any, Any]:
+        from recaug_gan.training import fit_gan
 
         options = self.options
-        seed = options.training_seed(ctx)
-        self.matrix_ = train.interaction_matrix(real_only=True)
-        settings = fit_settings(self.matrix_, options, GanFitOptions, seed)
-        holdout = announced_hold_out("gan", train, options.valid_share, seed, ctx)
-        fit_matrix = holdout.fit.interaction_matrix(real_only=True)
-        self.threads_ = resolve_threads(options.threads, step_flops(self.matrix_, options))
-        self.training_: dict[str, Any] = {}  # stays empty when a saved model is loaded
+        fitted = fit_gan(
+            matrix,
+            options,
+            ctx,
+            seed,
+            task=task,
+            patience=options.patience,
+            checkpoints=checkpoints,
+        )
+        return fitted, fitted.generator
 
-        def fit(epochs: Any) -> Any:
-            fitted = fit_gan(
-                fit_matrix,
-                options,
-                ctx,
-                seed,
-                task=holdout.task,
-                patience=options.patience,
-                checkpoints=epochs,
-            )
-            self.training_ = training_summary(fitted, holdout)
-            return fitted.generator
+    def step_flops(self) -> float:
+        from recaug_gan.training import step_flops
 
-        model, _ = build(self.matrix_.shape[1], options, seed)
-        with cpu_threads(self.threads_, ctx.accelerator().device):
-            model = load_or_fit(
-                ctx,
-                "gan",
-                model,
-                settings,
-                fit,
-                "cfgan-generator",
-            )
-        self.generator_: Any = model.cpu().eval()
+        return step_flops(self.matrix_, self.options)
 
-    def generate(self, train: Dataset, request: GenerationRequest, ctx: Context) -> pa.Table:
-        from recaug_modelkit.threads import cpu_threads
-
-        with cpu_threads(self.threads_):
-            return generation.generate_rows(
-                self.name,
-                train,
-                self.matrix_,
-                self.options,
-                request,
-                ctx,
-                self._outputs,
-                lambda start, n: self._masked_parents(start, n, ctx),
-            )
+    def user_scores(self, users: np.ndarray, ctx: Context) -> np.ndarray:
+        return self._outputs(users)
 
     def _outputs(self, users: np.ndarray, keep: Any = None) -> np.ndarray:
         """The generator's values for every item, conditioned on ``users``' training rows
@@ -95,9 +81,10 @@ class GanStrategy(Strategy):
         if keep is not None:
             condition = condition.keep(keep)
         with torch.no_grad():
-            return self.generator_(condition).numpy()
+            return self.model_(condition).numpy()
 
-    def _masked_parents(self, start: int, n: int, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    def new_user_scores(self, start: int, n: int, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+        """Conditioned on random parents' vectors, each entry kept with ``condition_keep``."""
         import torch
 
         active = np.flatnonzero(np.diff(self.matrix_.indptr))

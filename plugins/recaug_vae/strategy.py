@@ -12,75 +12,62 @@ torch at module level.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
-from recaug_core import Context, Dataset, GenerationRequest, Strategy
-from recaug_modelkit import generation
+from recaug_core import Context, RankingTask
+from recaug_modelkit.vector_strategy import ItemVectorStrategy
 from recaug_vae.options import VaeFitOptions, VaeStrategyOptions
 
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
-class VaeStrategy(Strategy):
+    from recaug_modelkit.checkpoints import EpochCheckpoints
+
+
+class VaeStrategy(ItemVectorStrategy):
     name = "vae"
     description = "Mult-VAE: extends users or synthesizes new ones from a variational autoencoder."
     Options = VaeStrategyOptions
     options: VaeStrategyOptions
+    fit_options = VaeFitOptions
+    saved_as = "mult-vae"
 
-    def fit(self, train: Dataset, ctx: Context) -> None:
-        from recaug_modelkit.checkpoints import fit_settings, load_or_fit
-        from recaug_modelkit.holdout import announced_hold_out, training_summary
-        from recaug_modelkit.threads import cpu_threads, resolve_threads
-        from recaug_vae.training import build, fit_vae, step_flops
+    def new_model(self, seed: int) -> Any:
+        from recaug_vae.training import build
+
+        return build(self.matrix_.shape[1], self.options, seed)
+
+    def train_model(
+        self,
+        matrix: sp.csr_matrix,
+        ctx: Context,
+        seed: int,
+        task: RankingTask | None,
+        checkpoints: EpochCheckpoints,
+    ) -> tuple[Any, Any]:
+        from recaug_vae.training import fit_vae
 
         options = self.options
-        seed = options.training_seed(ctx)
-        self.matrix_ = train.interaction_matrix(real_only=True)
-        settings = fit_settings(self.matrix_, options, VaeFitOptions, seed)
-        holdout = announced_hold_out("vae", train, options.valid_share, seed, ctx)
-        fit_matrix = holdout.fit.interaction_matrix(real_only=True)
-        self.threads_ = resolve_threads(options.threads, step_flops(self.matrix_, options))
-        self.training_: dict[str, Any] = {}  # stays empty when a saved model is loaded
+        fitted = fit_vae(
+            matrix,
+            options,
+            ctx,
+            seed,
+            task=task,
+            patience=options.patience,
+            checkpoints=checkpoints,
+        )
+        return fitted, fitted.model
 
-        def fit(epochs: Any) -> Any:
-            fitted = fit_vae(
-                fit_matrix,
-                options,
-                ctx,
-                seed,
-                task=holdout.task,
-                patience=options.patience,
-                checkpoints=epochs,
-            )
-            self.training_ = training_summary(fitted, holdout)
-            return fitted.model
+    def step_flops(self) -> float:
+        from recaug_vae.training import step_flops
 
-        with cpu_threads(self.threads_, ctx.accelerator().device):
-            model = load_or_fit(
-                ctx,
-                "vae",
-                build(self.matrix_.shape[1], options, seed),
-                settings,
-                fit,
-                "mult-vae",
-            )
-        self.model_: Any = model.cpu().eval()
+        return step_flops(self.matrix_, self.options)
 
-    def generate(self, train: Dataset, request: GenerationRequest, ctx: Context) -> pa.Table:
-        from recaug_modelkit.threads import cpu_threads
-
-        with cpu_threads(self.threads_):
-            return generation.generate_rows(
-                self.name,
-                train,
-                self.matrix_,
-                self.options,
-                request,
-                ctx,
-                lambda chunk: self._posterior_probabilities(chunk, ctx, "extend"),
-                lambda start, n: self._new_user_probabilities(start, n, ctx),
-            )
+    def user_scores(self, users: np.ndarray, ctx: Context) -> np.ndarray:
+        return self._posterior_probabilities(users, ctx, "extend")
 
     def _posterior_probabilities(self, users: np.ndarray, ctx: Context, key: str) -> np.ndarray:
         import torch
@@ -92,7 +79,7 @@ class VaeStrategy(Strategy):
         )
         return self.model_.probabilities(sparse_rows(self.matrix_, users), noise).numpy()
 
-    def _new_user_probabilities(
+    def new_user_scores(
         self, start: int, n: int, ctx: Context
     ) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
