@@ -17,14 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from recaug_core import Context, RankingTask
+from recaug_core import Context
 from recaug_gan.options import GanFitOptions, GanStrategyOptions
 from recaug_modelkit.vector_strategy import ItemVectorStrategy
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
-
-    from recaug_modelkit.checkpoints import EpochCheckpoints
 
 
 class GanStrategy(ItemVectorStrategy):
@@ -40,26 +38,10 @@ class GanStrategy(ItemVectorStrategy):
 
         return build(self.matrix_.shape[1], self.options, seed)[0]
 
-    def train_model(
-        self,
-        matrix: sp.csr_matrix,
-        ctx: Context,
-        seed: int,
-        task: RankingTask | None,
-        checkpoints: EpochCheckpoints,
-    ) -> tuple[Any, Any]:
+    def train_model(self, matrix: sp.csr_matrix, ctx: Context, **fit: Any) -> tuple[Any, Any]:
         from recaug_gan.training import fit_gan
 
-        options = self.options
-        fitted = fit_gan(
-            matrix,
-            options,
-            ctx,
-            seed,
-            task=task,
-            patience=options.patience,
-            checkpoints=checkpoints,
-        )
+        fitted = fit_gan(matrix, self.options, ctx, **fit)
         return fitted, fitted.generator
 
     def step_flops(self) -> float:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from recaug_core import Context, Dataset, GenerationRequest, Options, RankingTask, Strategy
+from recaug_core import Context, Dataset, GenerationRequest, Options, Strategy
 from recaug_modelkit import generation
 
 if TYPE_CHECKING:
@@ -47,7 +47,14 @@ class ItemVectorStrategy(Strategy):
         self.training_: dict[str, Any] = {}  # stays empty when a saved model is loaded
 
         def fit(epochs: EpochCheckpoints) -> Any:
-            fitted, model = self.train_model(fit_matrix, ctx, seed, holdout.task, epochs)
+            fitted, model = self.train_model(
+                fit_matrix,
+                ctx,
+                seed=seed,
+                task=holdout.task,
+                patience=options.patience,
+                checkpoints=epochs,
+            )
             self.training_ = training_summary(fitted, holdout)
             return model
 
@@ -74,16 +81,10 @@ class ItemVectorStrategy(Strategy):
         """The untrained model: what a saved one is loaded into."""
         raise NotImplementedError
 
-    def train_model(
-        self,
-        matrix: sp.csr_matrix,
-        ctx: Context,
-        seed: int,
-        task: RankingTask | None,
-        checkpoints: EpochCheckpoints,
-    ) -> tuple[Any, Any]:
-        """Train on ``matrix``, stopping early on ``task``: (the fit's record with
-        ``epochs_run``, ``best_epoch`` and ``history``, the trained model)."""
+    def train_model(self, matrix: sp.csr_matrix, ctx: Context, **fit: Any) -> tuple[Any, Any]:
+        """Train on ``matrix``; ``fit`` holds ``seed``, and ``task``, ``patience`` and
+        ``checkpoints`` to stop early and resume. Returns the fit's record (``epochs_run``,
+        ``best_epoch``, ``history``) and the trained model."""
         raise NotImplementedError
 
     def step_flops(self) -> float:

@@ -16,14 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from recaug_core import Context, RankingTask
+from recaug_core import Context
 from recaug_modelkit.vector_strategy import ItemVectorStrategy
 from recaug_vae.options import VaeFitOptions, VaeStrategyOptions
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
-
-    from recaug_modelkit.checkpoints import EpochCheckpoints
 
 
 class VaeStrategy(ItemVectorStrategy):
@@ -39,26 +37,10 @@ class VaeStrategy(ItemVectorStrategy):
 
         return build(self.matrix_.shape[1], self.options, seed)
 
-    def train_model(
-        self,
-        matrix: sp.csr_matrix,
-        ctx: Context,
-        seed: int,
-        task: RankingTask | None,
-        checkpoints: EpochCheckpoints,
-    ) -> tuple[Any, Any]:
+    def train_model(self, matrix: sp.csr_matrix, ctx: Context, **fit: Any) -> tuple[Any, Any]:
         from recaug_vae.training import fit_vae
 
-        options = self.options
-        fitted = fit_vae(
-            matrix,
-            options,
-            ctx,
-            seed,
-            task=task,
-            patience=options.patience,
-            checkpoints=checkpoints,
-        )
+        fitted = fit_vae(matrix, self.options, ctx, **fit)
         return fitted, fitted.model
 
     def step_flops(self) -> float:
