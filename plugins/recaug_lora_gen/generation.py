@@ -119,8 +119,18 @@ def sample_items(
                 pad_token_id=pad_id,
                 eos_token_id=eos_id,
             )
-        new = out.sequences[:, -len(out.logits) :].cpu()
-        logprobs = torch.stack(out.logits, dim=1).float().log_softmax(-1).cpu()
+        new = out.sequences[:, -len(out.logits) :]
+        # One step at a time, keeping only each chosen token's log-probability: stacking every
+        # step's logits first held two more copies of steps x rows x vocabulary (tens of GB
+        # for a 262k-token vocabulary at batch 128).
+        logprobs = torch.stack(
+            [
+                step.float().log_softmax(-1).gather(1, new[:, i : i + 1]).squeeze(1)
+                for i, step in enumerate(out.logits)
+            ],
+            dim=1,
+        ).cpu()
+        new = new.cpu()
         for sequence in range(new.shape[0]):
             prompt = rows[sequence // copies]
             tokens = new[sequence].tolist()
@@ -128,7 +138,7 @@ def sample_items(
             for item, positions in trie.split(tokens):
                 if item in taken or len(results[prompt]) >= per_prompt[prompt]:
                     continue
-                score = sum(float(logprobs[sequence, p, tokens[p]]) for p in positions)
+                score = sum(float(logprobs[sequence, p]) for p in positions)
                 results[prompt].append((item, score))
                 taken.add(item)
         if stats is not None:
