@@ -63,37 +63,26 @@ class Fitted:
         most = n_items if isinstance(n_items, int) else max(n_items, default=1)
         room = self.options.max_length - most * trie.max_depth - 1
         prompt_ids = [self.prompt(h, room) for h in histories]
+        common: dict[str, Any] = {
+            "pad_id": self.tokenizer.pad_token_id,
+            "eos_id": self.catalog.eos,
+            "ctx": ctx,
+            "phase": phase,
+            "stats": self.stats,
+        }
+        lists = [b.tolist() for b in banned]
         if self.vocabulary is not None and constrained:
             from recaug_lora_gen.frontier import sample_frontier
             from recaug_lora_gen.head import DecoderHead
 
+            head = DecoderHead(self.model)
             return sample_frontier(
-                DecoderHead(self.model),
-                prompt_ids,
-                [b.tolist() for b in banned],
-                trie,
-                n_items,
-                self.sampling(),
-                pad_id=self.tokenizer.pad_token_id,
-                eos_id=self.catalog.eos,
-                ctx=ctx,
-                phase=phase,
-                stats=self.stats,
+                head, prompt_ids, lists, trie, n_items, self.sampling(), **common
             )
         return sample_items(
-            self.model,
-            prompt_ids,
-            [b.tolist() for b in banned],
-            trie,
-            n_items,
-            self.sampling(),
-            pad_id=self.tokenizer.pad_token_id,
-            eos_id=self.catalog.eos,
-            ctx=ctx,
-            phase=phase,
-            constrained=constrained,
-            stats=self.stats,
-        )
+            self.model, prompt_ids, lists, trie, n_items, self.sampling(), constrained=constrained,
+            **common,
+        )  # fmt: skip
 
     def prompt(self, history: np.ndarray, room: int) -> list[int]:
         """The prompt for ``history``, its most recent items that fit in ``room`` tokens."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 
-import pyarrow.parquet as pq
 import pytest
+from extensions import extension_rows
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,12 +39,5 @@ def test_gemma_generates_catalog_items_for_a_handful_of_users(recaug, tmp_path):
         "--out", out,
     )  # fmt: skip
     assert result.code == 0, result.err
-    rows = pq.read_table(out / "synthetic.parquet").to_pandas()
-    split = pq.read_table(out / "split.parquet").to_pandas()
-    catalog = set(pq.read_table(out / "items.parquet").column("item_id").to_pylist())
-    assert len(rows) and set(rows["item_id"]) <= catalog
-    train = split[split["split"] == "train"]
-    assert not set(zip(train["user_id"], train["item_id"])) & set(
-        zip(rows["user_id"], rows["item_id"])
-    )
+    rows = extension_rows(out)
     assert rows.groupby("user_id").size().max() <= 2
