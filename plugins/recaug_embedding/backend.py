@@ -51,15 +51,18 @@ MODEL_DEFAULTS: dict[str, dict[str, float | int]] = {
 
 
 # Defaults per view: the settings the papers publish (SELFRec, the authors' code: SGL on
-# iFashion, SimGCL on Yelp2018, XSimGCL on Yelp2018); docs/backends.md has what they did here.
-VIEW_DEFAULTS: dict[str, dict[str, float | int]] = {
+# iFashion, SimGCL on Yelp2018, XSimGCL on Yelp2018), with the encoder they were published
+# with: SimGCL's and XSimGCL's code scores the mean over hops 1..L (``skip_ego``), SGL's
+# LightGCN's 0..L. docs/backends.md has what they did here.
+VIEW_DEFAULTS: dict[str, dict[str, float | int | bool]] = {
     "sgl": {"view_weight": 0.1, "view_temperature": 0.2, "view_drop": 0.1},
-    "simgcl": {"view_weight": 0.5, "view_temperature": 0.2, "view_noise": 0.1},
+    "simgcl": {"view_weight": 0.5, "view_temperature": 0.2, "view_noise": 0.1, "skip_ego": True},
     "xsimgcl": {
         "view_weight": 0.2,
         "view_temperature": 0.15,
         "view_noise": 0.2,
         "view_layer": 1,
+        "skip_ego": True,
     },
 }
 
@@ -81,6 +84,11 @@ class EmbeddingOptions(SeedOption, TextOptions):
     )
     negatives: int = Field(
         default=4, ge=1, le=1024, description="sampled negative items per positive pair (bpr: 8)"
+    )
+    skip_ego: bool = Field(
+        default=False,
+        description="lightgcn: score with the mean over hops 1..layers, leaving out the "
+        "layer-0 vectors, as the SimGCL and XSimGCL authors' encoder does",
     )
     init_std: float = Field(
         default=0.1, gt=0, description="standard deviation of the initial vectors (bpr: 0.01)"
@@ -134,6 +142,8 @@ class EmbeddingOptions(SeedOption, TextOptions):
 
     @model_validator(mode="after")
     def _views_need_a_graph(self) -> EmbeddingOptions:
+        if self.skip_ego and self.model != "lightgcn":
+            raise ValueError("skip_ego needs model=lightgcn (hops to average)")
         if self.views != "none" and self.model != "lightgcn":
             raise ValueError(f"views={self.views} needs model=lightgcn (a graph to propagate)")
         if self.views == "xsimgcl" and self.view_layer > self.layers:

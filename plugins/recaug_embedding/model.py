@@ -34,9 +34,11 @@ class EmbeddingModel(nn.Module):
         text: torch.Tensor | None = None,
         text_mode: Literal["init", "add"] = "add",
         with_l2: bool = True,
+        skip_ego: bool = False,
     ) -> None:
         super().__init__()
         self.with_l2 = with_l2
+        self.skip_ego = skip_ego
         self.n_users, self.n_items = n_users, n_items
         self.use_propagator(propagator, layers)
         table = torch.randn(n_users + n_items, dim, generator=generator) * init_std
@@ -64,11 +66,16 @@ class EmbeddingModel(nn.Module):
         return torch.cat([self.embedding[: self.n_users], items])
 
     def final(self, ego: torch.Tensor | None = None) -> torch.Tensor:
-        """The vectors that score pairs: the mean over 0..layers hops of propagation."""
+        """The vectors that score pairs: the mean over hops 0..layers of propagation
+        (1..layers with ``skip_ego``)."""
         ego = self.ego() if ego is None else ego
         if self.layers == 0 or self.propagator is None:
             return ego
-        return mean_of(self.hops(ego))
+        return self.scored(self.hops(ego))
+
+    def scored(self, hops: list[torch.Tensor]) -> torch.Tensor:
+        """The mean of the hops that score pairs: all, or all but layer 0 (``skip_ego``)."""
+        return mean_of(hops[1:] if self.skip_ego else hops)
 
     def hops(
         self,

@@ -73,6 +73,7 @@ def fit_embeddings(
         text=None if text is None else torch.from_numpy(text),
         text_mode=options.text_mode,
         with_l2=options.reg > 0,
+        skip_ego=options.skip_ego,
     )
     task = RankingTask.for_validation(train, valid)
     history: list[dict[str, float]] = []

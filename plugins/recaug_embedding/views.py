@@ -53,6 +53,8 @@ class Encoder(Protocol):
 
     def final(self, ego: torch.Tensor | None = None) -> torch.Tensor: ...
 
+    def scored(self, hops: list[torch.Tensor]) -> torch.Tensor: ...
+
     def hops(
         self,
         ego: torch.Tensor,
@@ -200,7 +202,7 @@ class GraphViews:
         kind = self.settings.kind
         if kind == "xsimgcl":
             hops = model.hops(ego, noise=self._noise())
-            final = mean_of(hops)
+            final = model.scored(hops)
             partner = (
                 hops
                 if self.augmented is None

@@ -133,13 +133,16 @@ def numpy_info_nce(a: np.ndarray, b: np.ndarray, t: float) -> float:
     return float(-np.diag(log_softmax).mean())
 
 
+@pytest.mark.parametrize("skip_ego", [False, True])
 @pytest.mark.parametrize("kind", VIEWS)
-def test_each_views_loss_matches_a_dense_reference(kind: str) -> None:
+def test_each_views_loss_matches_a_dense_reference(kind: str, skip_ego: bool) -> None:
     """Without noise or dropped edges each view's term is a closed form of the dense graph:
-    SGL and SimGCL contrast two identical views, XSimGCL the mean over hops 1..L with hop 1."""
+    SGL and SimGCL contrast two identical views, XSimGCL the mean over hops 1..L with hop 1;
+    BPR scores the mean over hops 0..L, or 1..L with ``skip_ego`` (the authors' encoder)."""
     from recaug_embedding.views import GraphViews, ViewSettings
 
     model, edges, a = tiny_graph()
+    model.skip_ego = skip_ego
     settings = ViewSettings(kind, 0.7, 0.3, noise=0.0, drop=0.0, layer=1, group=64)
     views = GraphViews(settings, edges, None, model.propagator, torch.Generator())
     views.new_epoch()
@@ -150,7 +153,8 @@ def test_each_views_loss_matches_a_dense_reference(kind: str) -> None:
     e0 = ego.detach().double().numpy()
     e1, e2 = a @ e0, a @ a @ e0
     mean = (e0 + e1 + e2) / 3
-    np.testing.assert_allclose(final.detach().numpy(), mean, rtol=1e-5, atol=1e-6)
+    scored = (e1 + e2) / 2 if skip_ego else mean
+    np.testing.assert_allclose(final.detach().numpy(), scored, rtol=1e-5, atol=1e-6)
     first, second = {
         "sgl": (mean, mean),
         "simgcl": ((e1 + e2) / 2, (e1 + e2) / 2),
@@ -190,8 +194,11 @@ def test_plain_lightgcn_is_unchanged(small_split: Any, tmp_path: Path) -> None:
 def test_zero_weight_and_noise_reproduce_plain_lightgcn(
     kind: str, small_split: Any, tmp_path: Path
 ) -> None:
-    plain = fitted_vectors(small_split, tmp_path / "plain")
+    # with the same encoder: simgcl and xsimgcl score hops 1..L by default (skip_ego)
     zero = fitted_vectors(small_split, tmp_path / kind, views=kind, view_weight=0.0, view_noise=0.0)
+    skip_ego = zero.options.skip_ego
+    assert skip_ego == (kind != "sgl")
+    plain = fitted_vectors(small_split, tmp_path / "plain", skip_ego=skip_ego)
     np.testing.assert_array_equal(zero.user_vectors_, plain.user_vectors_)
     np.testing.assert_array_equal(zero.item_vectors_, plain.item_vectors_)
     assert all(row["extra"] == 0 for row in zero.training_["history"])
@@ -207,6 +214,16 @@ def test_a_view_changes_what_is_learnt_and_records_its_term(
     assert all(row["extra"] > 0 for row in viewed.training_["history"])
     again = fitted_vectors(small_split, tmp_path / "again", views=kind)
     np.testing.assert_array_equal(again.item_vectors_, viewed.item_vectors_)  # seeded
+
+
+def test_skip_ego_scores_without_the_layer_0_vectors(small_split: Any, tmp_path: Path) -> None:
+    plain = fitted_vectors(small_split, tmp_path / "plain", epochs=1)
+    skipped = fitted_vectors(small_split, tmp_path / "skip", epochs=1, skip_ego=True)
+    assert not np.allclose(skipped.item_vectors_, plain.item_vectors_, atol=1e-4)
+    zero = fitted_vectors(
+        small_split, tmp_path / "zero", epochs=1, skip_ego=True, views="simgcl", view_weight=0.0
+    )
+    np.testing.assert_array_equal(zero.item_vectors_, skipped.item_vectors_)
 
 
 def test_xsimgcl_noise_alone_changes_the_fit(small_split: Any, tmp_path: Path) -> None:
@@ -225,6 +242,9 @@ def test_each_view_takes_its_published_defaults() -> None:
     xsimgcl = backend(views="xsimgcl", view_weight=0.05).options
     assert (xsimgcl.view_weight, xsimgcl.view_noise, xsimgcl.view_layer) == (0.05, 0.2, 1)
     assert xsimgcl.view_temperature == 0.15
+    # the encoder each was published with: SimGCL's and XSimGCL's code leaves out layer 0
+    assert (sgl.skip_ego, simgcl.skip_ego, xsimgcl.skip_ego) == (False, True, True)
+    assert backend(views="xsimgcl", skip_ego=False).options.skip_ego is False
 
 
 @pytest.mark.parametrize(
@@ -232,6 +252,7 @@ def test_each_view_takes_its_published_defaults() -> None:
     [
         ({"views": "simgcl", "model": "bpr"}, "needs model=lightgcn"),
         ({"views": "xsimgcl", "view_layer": 3}, "past the last hop"),
+        ({"skip_ego": True, "model": "bpr"}, "skip_ego needs model=lightgcn"),
         ({"views": "dropout"}, "views"),
         ({"views": "sgl", "view_drop": 1.0}, "view_drop"),
         ({"views": "simgcl", "view_temperature": 0}, "view_temperature"),
@@ -255,11 +276,12 @@ def test_view_policy_keeps_synthetic_rows_out_of_the_labels(kind: str, tmp_path:
     split = tiny_split()
     # the real rows alone, on the augmented indexes (synthetic users are nodes without edges)
     real = augmented(split).real()
-    # at weight 0 the views' graph cannot matter: exactly plain LightGCN on the real rows
-    plain = fitted_vectors(split, tmp_path / "plain", train=real)
+    # at weight 0 the views' graph cannot matter: exactly plain LightGCN (with the view's
+    # encoder) on the real rows
     silent = fitted_vectors(
         split, tmp_path / "silent", merge="view", views=kind, view_weight=0.0, view_noise=0.0
     )
+    plain = fitted_vectors(split, tmp_path / "plain", train=real, skip_ego=kind != "sgl")
     np.testing.assert_array_equal(silent.item_vectors_, plain.item_vectors_)
     np.testing.assert_array_equal(silent.user_vectors_, plain.user_vectors_)
     # with weight, the synthetic edges shape the second view: not the real-only view fit
