@@ -121,7 +121,7 @@ class EmbeddingOptions(SeedOption, TextOptions):
         description="xsimgcl: the hop contrasted with the mean over hops 1..layers",
     )
     view_batch: int = Field(
-        default=2048,
+        default=1024,
         ge=2,
         le=1_000_000,
         description="most users (items) per InfoNCE term; larger batches are split in groups",

@@ -23,9 +23,10 @@ rows shape representations only through their alignment with the real ones.
 
 Every step's propagations use the same symmetric sparse operator as plain LightGCN
 (``graph.Propagator``). The InfoNCE terms of a large batch are computed in random groups of at
-most ``group`` nodes (the papers' batch size): a 16,384-pair batch has ~10,000 distinct users,
-and one similarity matrix over all of them would cost about five times more than five groups
-of 2,000, for about the same signal.
+most ``group`` nodes: a 16,384-pair batch has ~10,000 distinct users, and one similarity matrix
+over all of them would cost ten times more than ten groups of 1,000. On amazon-toys groups of
+1,024 ranked validation as well as groups of 2,048 (the papers' batch size), at 0.7x the
+cost of an epoch.
 """
 
 from __future__ import annotations
