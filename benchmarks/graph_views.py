@@ -97,7 +97,8 @@ def summary(path: Path, baseline: str | None = None) -> str:
     runs: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        runs[(Path(row["data"]).parent.name, row["name"])].append(row)
+        data = Path(row["data"])  # a data file's folder, or the data folder itself
+        runs[(data.parent.name if data.suffix else data.name, row["name"])].append(row)
     header = (
         "| data | run | seeds | valid NDCG@10 | test NDCG@10 (spread) | NDCG@10 sparse third "
         "(spread) | fit s (CPU s) | epochs | CPU s / epoch | load |"
