@@ -2,8 +2,10 @@
 plain SASRec, on a leave-one-out split with full ranking. Run on demand, never in CI.
 
 Each run is one ``NAME=SPEC`` configuration on one seed: ``SPEC`` is sasrec options
-``key:value;key:value`` and optionally ``|strategy:key:value;...`` for a `seq` augmentation of
-the training split (dedupe filter, merged as plain extra rows). One JSON line per run goes to
+``key:value;key:value`` and optionally ``|key:value;...`` for a `seq` augmentation of the
+training split (dedupe filter), whose ``merge`` key is the merge policy (default ``concat``:
+plain extra rows; ``pretrain`` trains on real and synthetic rows, then on the real ones, as
+ASReP does). One JSON line per run goes to
 ``--out`` (appended, so an interrupted benchmark keeps what it finished); ``--summary`` prints
 the Markdown table (mean over seeds, spread = max - min) of such a file:
 
@@ -29,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from recaug_core import Context, GenerationRequest, SplitSpec, split_dataset
+from recaug_core import Context, GenerationRequest, MergePolicy, SplitSpec, split_dataset
 from recaug_core.loading import load_data
+from recaug_core.merge import merged_training_set
 from recaug_core.metrics import hit_matrix, ranking_metrics
 from recaug_core.pipeline import apply_filters, generate_synthetic
 from recaug_core.ranking import rank
@@ -79,20 +82,23 @@ def measure(
 ) -> dict[str, Any]:
     sasrec_spec, _, strategy_spec = spec.partition("|")
     options = {**common, **_pairs(sasrec_spec)}
-    train, synthetic, augment_s = split.train, 0, 0.0
+    train, synthetic, augment_s, merge = split.train, 0, 0.0, None
     if strategy_spec:
         strategy_options = _pairs(strategy_spec)
+        merge = MergePolicy.parse(strategy_options.pop("merge", "concat"))
         started = time.perf_counter()
         strategy = create("strategies", "seq", strategy_options)
         ctx = Context(seed=seed, show_progress=False)
         request = GenerationRequest(target=strategy_options.pop("target", "sparse"))
         generated = generate_synthetic(strategy, split.train, request, ctx)
         result = apply_filters([create("filters", "dedupe", {})], split.train, generated, ctx)
-        train, synthetic = result.augmented, result.kept.num_rows
+        train = merged_training_set(split.train, result.augmented, merge)
+        synthetic = result.kept.num_rows
         augment_s = time.perf_counter() - started
     backend = get_registry().get("backends", "sasrec")
     model = backend(options)
     ctx = Context(seed=seed, show_progress=False)
+    ctx.merge = merge
     started, cpu_started = time.perf_counter(), time.process_time()
     model.fit(train, ctx, valid=split.valid)
     fit_s = time.perf_counter() - started
@@ -104,7 +110,7 @@ def measure(
     per_user = ranking_metrics(hits, ranking.n_relevant, [10])
     lengths = split.train.real().user_lengths()[ranking.users]
     is_short = lengths <= short
-    config = json.loads((ctx.checkpoint_dir("sasrec") / "config.json").read_text())
+    config = json.loads((model.checkpoint / "config.json").read_text())  # the last phase's
     return {
         "name": name,
         "spec": spec,
