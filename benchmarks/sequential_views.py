@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 
 from recaug_core import Context, GenerationRequest, MergePolicy, SplitSpec, split_dataset
 from recaug_core.loading import load_data
@@ -50,6 +51,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="JSON lines file to append runs to")
     parser.add_argument("--summary", type=Path, help="print the table of a JSON lines file")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument(
+        "--shift-times",
+        type=int,
+        default=0,
+        help="add this to every timestamp (order unchanged): room for pseudo-prior items "
+        "before histories whose timestamps are positions starting at 0",
+    )
     args = parser.parse_args()
     if args.summary:
         print(summary(args.summary))
@@ -59,6 +67,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     loaded = load_data(args.data)
     data = loaded.dataset
+    if args.shift_times:
+        table = data.interactions
+        shifted = pc.add(table.column("timestamp"), args.shift_times)
+        column = table.schema.get_field_index("timestamp")
+        data = data.with_interactions(table.set_column(column, "timestamp", shifted))
     print(f"data: {len(data)} interactions, {data.n_users} users, {data.n_items} items")
     common = dict(pair.split("=", 1) for pair in args.option)
     for seed in [int(s) for s in args.seeds.split(",")]:

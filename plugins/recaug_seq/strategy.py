@@ -186,6 +186,17 @@ class SeqStrategy(Strategy):
         k = self.options.prior_items
         items, probability = pseudo_priors(self.prior_model_, self.backwards_, users, k)
         first_time = history.times[history.indptr[users]]
+        too_early = first_time < k
+        if too_early.any():
+            user = train.user_index.ids[int(users[np.argmax(too_early)])].as_py()
+            raise RecaugError(
+                f"seq: mode=pseudo-prior timestamps its {k} items 1 second apart before each "
+                f"user's first interaction, but {int(too_early.sum())} target users start "
+                f"earlier than second {k} (user {user!r} at {int(first_time.min())}); "
+                "timestamps must not be negative. Timestamps that start at 0 are positions, "
+                "not times: add a constant to every timestamp (the order stays the same) or "
+                "lower prior_items"
+            )
         edited = operators.Edited(
             unit=np.repeat(np.arange(len(users)), k),
             source=np.full(len(users) * k, -1, dtype=np.int64),

@@ -131,3 +131,22 @@ def test_target_new_and_untimed_data_are_clear_errors(split: Split) -> None:
     )
     with pytest.raises(RecaugError, match="timestamp"):
         SeqStrategy(FAST).fit(split.train.with_interactions(untimed), ctx)
+
+
+def test_no_room_before_the_first_interaction_is_a_clear_error() -> None:
+    # positions rather than times: every history starts at 0, so k items cannot go before it
+    # without negative timestamps, which the row contract refuses
+    split = split_dataset(
+        Dataset(cycle_world(n_users=30, lengths=(6, 8))), SplitSpec(protocol="leave-one-out")
+    )
+    table = split.train.interactions
+    index = table.schema.get_field_index("timestamp")
+    starts = pc.min(table.column("timestamp")).as_py()
+    early = split.train.with_interactions(
+        table.set_column(index, "timestamp", pc.subtract(table.column("timestamp"), starts))
+    )
+    strategy = SeqStrategy({**FAST, "prior_epochs": 1})
+    ctx = Context(seed=0, show_progress=False)
+    strategy.fit(early, ctx)
+    with pytest.raises(RecaugError, match=r"start earlier than second 3.*add a constant"):
+        strategy.generate(early, GenerationRequest(target="all"), ctx)
