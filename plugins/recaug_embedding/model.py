@@ -1,7 +1,8 @@
 """The embedding model: one table of user and item vectors, optionally propagated (LightGCN).
 
 ``bpr`` scores a pair by the dot product of its free embeddings (matrix factorisation);
-``lightgcn`` first averages the embeddings over ``layers`` hops of the normalised graph.
+``lightgcn`` first averages the embeddings over ``layers`` hops of the normalised graph
+(hops 0..layers; 1..layers with ``skip_ego``).
 Both train with the BPR loss ``softplus(s(u, j) - s(u, i))`` averaged over each positive's
 sampled negatives, plus an L2 penalty on the embeddings of the rows in the batch; LightGCN may
 add a contrastive term of two views of its graph (``views``).

@@ -3,8 +3,9 @@
 Each adds ``weight * (InfoNCE over the batch's distinct users + InfoNCE over its distinct
 positive items)`` to the BPR loss, as the papers do; the two views of a node are a positive
 pair, the other nodes of its group the negatives, compared by cosine similarity over a
-temperature. The recommendation itself is always scored from plain LightGCN's vectors (mean
-over hops 0..L), so a view of weight 0 trains exactly plain LightGCN.
+temperature. The recommendation itself is always scored from plain LightGCN's vectors (the
+mean over hops 0..L, or 1..L with ``skip_ego`` as SimGCL's and XSimGCL's authors' encoder),
+so a view of weight 0 trains exactly plain LightGCN with the same ``skip_ego``.
 
 - ``sgl`` (Wu et al., SIGIR 2021, SGL-ED): each epoch drops every edge of the graph with
   probability ``drop``, twice, and re-normalises each subgraph; the views are LightGCN's
@@ -14,8 +15,8 @@ over hops 0..L), so a view of weight 0 trains exactly plain LightGCN.
   the views are two such perturbed propagations, averaged over hops 1..L (the paper leaves
   the layer-0 vector out of the views).
 - ``xsimgcl`` (Yu et al., TKDE 2023): one perturbed propagation serves both the loss and the
-  views: BPR scores its mean over hops 0..L, and its mean over hops 1..L is contrasted with its
-  hop ``layer`` (cross-layer contrast): one pass instead of three.
+  views: BPR scores its scoring mean (``EmbeddingModel.scored``), and its mean over hops 1..L
+  is contrasted with its hop ``layer`` (cross-layer contrast): one pass instead of three.
 
 Under the merge policy ``view`` the second view propagates over the augmented graph (real
 and synthetic edges) while the loss, and the first view, keep the real graph: the synthetic

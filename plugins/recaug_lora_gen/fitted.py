@@ -80,9 +80,15 @@ class Fitted:
                 head, prompt_ids, lists, trie, n_items, self.sampling(), **common
             )
         return sample_items(
-            self.model, prompt_ids, lists, trie, n_items, self.sampling(), constrained=constrained,
+            self.model,
+            prompt_ids,
+            lists,
+            trie,
+            n_items,
+            self.sampling(),
+            constrained=constrained,
             **common,
-        )  # fmt: skip
+        )
 
     def prompt(self, history: np.ndarray, room: int) -> list[int]:
         """The prompt for ``history``, its most recent items that fit in ``room`` tokens."""
